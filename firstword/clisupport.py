@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.orm import Session
 
 from firstword.context import Context, build_context
@@ -70,12 +70,15 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except FirstwordError as exc:
-            err_console.print(f"[red]error:[/red] {exc.message}", highlight=False, markup=True)
+            err_console.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper
 
 
 def data_dir_option() -> Any:
-    return typer.Option(None, "--data-dir", help="Data directory (default ./firstword-data).",
-                        envvar="FIRSTWORD_DATA_DIR", path_type=Path)
+    """A per-command `--data-dir` (the same as the root option, for convenience)."""
+    return typer.Option(
+        None, "--data-dir", help="Data directory (default ./firstword-data).",
+        envvar="FIRSTWORD_DATA_DIR",
+    )

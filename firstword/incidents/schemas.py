@@ -35,11 +35,13 @@ Title = Annotated[
     AfterValidator(_no_control_chars),
 ]
 LongText = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=MAX_TEXT),
+    str,
+    StringConstraints(strip_whitespace=True, max_length=MAX_TEXT),
     AfterValidator(_no_control_chars),
 ]
 RequiredText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT),
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT),
     AfterValidator(_no_control_chars),
 ]
 ComponentKey = Annotated[
@@ -242,3 +244,24 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
     total: int
+
+
+class PlaybookTaskRead(BaseModel):
+    title: str
+    owner_role: IncidentRole
+    due_after_seconds: int  # due this long after detection
+    description: str
+
+
+class PlaybookRead(BaseModel):
+    """A playbook as loaded: shipped with firstword, or a user's file (which overrides a
+    shipped playbook with the same key)."""
+
+    key: str
+    name: str
+    kind: IncidentKind
+    description: str
+    default: bool  # opened automatically for incidents of its kind
+    source: str  # "shipped" | "user"
+    path: str
+    tasks: list[PlaybookTaskRead]
