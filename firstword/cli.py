@@ -24,7 +24,9 @@ app = typer.Typer(
 @app.callback()
 def root(
     data_dir: Path | None = typer.Option(
-        None, "--data-dir", envvar="FIRSTWORD_DATA_DIR",
+        None,
+        "--data-dir",
+        envvar="FIRSTWORD_DATA_DIR",
         help="Data directory (default ./firstword-data).",
     ),
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),

@@ -58,8 +58,7 @@ def cli_actor() -> Actor:
     (whoever can run the CLI can read the database file anyway)."""
     import getpass
 
-    return Actor(kind="system", name=f"cli:{getpass.getuser()}",
-                 roles=system_actor("cli").roles)
+    return Actor(kind="system", name=f"cli:{getpass.getuser()}", roles=system_actor("cli").roles)
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -79,6 +78,8 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
 def data_dir_option() -> Any:
     """A per-command `--data-dir` (the same as the root option, for convenience)."""
     return typer.Option(
-        None, "--data-dir", help="Data directory (default ./firstword-data).",
+        None,
+        "--data-dir",
+        help="Data directory (default ./firstword-data).",
         envvar="FIRSTWORD_DATA_DIR",
     )

@@ -17,6 +17,7 @@ for old in (MIGRATIONS_DIR / "versions").glob("0001_*.py"):
     old.unlink()
 with tempfile.TemporaryDirectory() as tmp:
     engine = make_engine(f"sqlite:///{Path(tmp) / 'autogen.db'}")
-    command.revision(alembic_config(engine), message="initial schema", autogenerate=True,
-                     rev_id="0001")
+    command.revision(
+        alembic_config(engine), message="initial schema", autogenerate=True, rev_id="0001"
+    )
     engine.dispose()

@@ -100,8 +100,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def engine(backend: str, migrated_engines: dict[str, Any],
-           tmp_path_factory: pytest.TempPathFactory) -> Engine:
+def engine(
+    backend: str, migrated_engines: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Engine:
     return _engine_for(backend, migrated_engines, tmp_path_factory)
 
 
@@ -125,8 +126,14 @@ def context(engine: Engine, settings: Settings, clock: FrozenClock) -> Iterator[
     factory = sessionmaker(
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
-    ctx = Context(settings=settings, engine=engine, sessionmaker=factory, clock=clock,
-                  secret_key=settings.secret_key, channels={})
+    ctx = Context(
+        settings=settings,
+        engine=engine,
+        sessionmaker=factory,
+        clock=clock,
+        secret_key=settings.secret_key,
+        channels={},
+    )
     try:
         yield ctx
     finally:
@@ -151,14 +158,18 @@ def _truncate_all(engine: Engine) -> None:
 
 
 @pytest.fixture
-def committing_context(engine: Engine, settings: Settings, clock: FrozenClock
-                       ) -> Iterator[Context]:
+def committing_context(engine: Engine, settings: Settings, clock: FrozenClock) -> Iterator[Context]:
     """A Context on the real engine, for tests where commits are the point (outbox workers,
     SKIP LOCKED, live servers). Tables are emptied before and after."""
     _truncate_all(engine)
-    ctx = Context(settings=settings, engine=engine,
-                  sessionmaker=sessionmaker(bind=engine, expire_on_commit=False), clock=clock,
-                  secret_key=settings.secret_key, channels={})
+    ctx = Context(
+        settings=settings,
+        engine=engine,
+        sessionmaker=sessionmaker(bind=engine, expire_on_commit=False),
+        clock=clock,
+        secret_key=settings.secret_key,
+        channels={},
+    )
     try:
         yield ctx
     finally:
@@ -197,8 +208,13 @@ def live_server(committing_context: Context) -> Iterator[str]:
     from firstword.web.app import create_app
 
     port = free_port()
-    config = uvicorn.Config(create_app(committing_context), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        create_app(committing_context),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -220,8 +236,9 @@ def live_server(committing_context: Context) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        _skip_or_fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)",
-                      REQUIRE_BROWSER)
+        _skip_or_fail(
+            f"Chromium not found at {CHROMIUM} (apt-get install chromium)", REQUIRE_BROWSER
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -230,9 +247,15 @@ def browser() -> Iterator[Any]:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield browser
         browser.close()
@@ -261,13 +284,15 @@ class SmtpSink:
         self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self._lock:
-            self.messages.append({
-                "mail_from": envelope.mail_from,
-                "rcpt_tos": list(envelope.rcpt_tos),
-                "data": bytes(envelope.original_content or envelope.content),
-            })
+            self.messages.append(
+                {
+                    "mail_from": envelope.mail_from,
+                    "rcpt_tos": list(envelope.rcpt_tos),
+                    "data": bytes(envelope.original_content or envelope.content),
+                }
+            )
         return "250 OK"
 
     def received(self) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ entry before it, so editing or deleting any row breaks the chain from that row o
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,8 +42,9 @@ def _canonical(detail: dict[str, Any]) -> str:
     return json.dumps(detail, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _entry_hash(prev_hash: str, at: datetime, actor: str, action: str, otype: str, oid: str,
-                detail: str) -> str:
+def _entry_hash(
+    prev_hash: str, at: datetime, actor: str, action: str, otype: str, oid: str, detail: str
+) -> str:
     material = "\x1f".join([prev_hash, at.isoformat(), actor, action, otype, oid, detail])
     return sha256_hex(material)
 
@@ -88,11 +90,16 @@ class ChainReport:
     reason: str = ""
 
 
-def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
+def verify_chain(
+    session: Session, *, batch: int = 5000, on_progress: Callable[[int], None] | None = None
+) -> ChainReport:
+    """Walk the chain in id order; `on_progress(entries checked so far)` after each batch."""
     prev = GENESIS
     count = 0
     last_id = 0
     while True:
+        if on_progress is not None and count:
+            on_progress(count)
         rows = session.scalars(
             select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(batch)
         ).all()
@@ -101,10 +108,16 @@ def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
         for row in rows:
             count += 1
             if row.prev_hash != prev:
-                return ChainReport(count, False, row.id, "links to a different previous entry "
-                                   "(an entry before it was removed or altered)")
-            expected = _entry_hash(prev, row.at, row.actor, row.action, row.object_type,
-                                   row.object_id, row.detail)
+                return ChainReport(
+                    count,
+                    False,
+                    row.id,
+                    "links to a different previous entry "
+                    "(an entry before it was removed or altered)",
+                )
+            expected = _entry_hash(
+                prev, row.at, row.actor, row.action, row.object_type, row.object_id, row.detail
+            )
             if expected != row.hash:
                 return ChainReport(count, False, row.id, "content does not match its hash")
             prev = row.hash

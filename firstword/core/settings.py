@@ -33,6 +33,18 @@ class Settings(BaseSettings):
         description="Base URL under which the web app is reachable (links in e-mails, feeds).",
     )
     retailer_name: str = Field(default="Example Retail", description="Brand name shown to users.")
+    brand_logo_url: str | None = Field(
+        default=None,
+        pattern=r"^(?:/[^/]|data:image/)",
+        description="Logo shown on the public status page: a path on this site or a data: URL "
+        "(no third-party hosts, so the page loads when everything else is down).",
+    )
+    brand_primary_color: str = Field(
+        default="#1f5fbf",
+        pattern=r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$",
+        description="Primary brand colour of the public status page and banner, as #rgb or "
+        "#rrggbb.",
+    )
     secure_cookies: bool = Field(
         default=False, description="Mark session cookies Secure (set true behind HTTPS)."
     )

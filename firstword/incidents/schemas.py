@@ -227,6 +227,16 @@ class IncidentRead(IncidentSummary):
     clock: TransparencyClock
 
 
+class StatusInterval(BaseModel):
+    """A stretch of time during which one incident gave one component a non-operational
+    status (for uptime history). `end` is None while it lasts."""
+
+    incident_ref: str
+    status: ComponentStatus
+    start: datetime
+    end: datetime | None
+
+
 class TimelineEntryRead(_Out):
     id: int
     at: datetime

@@ -14,6 +14,7 @@ clock), catalogue.py (components) and playbook.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import ColumnElement, func, select, text
@@ -24,7 +25,7 @@ from firstword.core.clock import Clock
 from firstword.core.db import is_postgresql
 from firstword.core.errors import Conflict, InvalidInput
 from firstword.core.ids import next_value
-from firstword.incidents import catalogue, changes, reading, transparency
+from firstword.incidents import catalogue, changes, history, reading, transparency
 from firstword.incidents.assignments import add_task, assign_role, complete_task, unassign_role
 from firstword.incidents.catalogue import (
     add_component,
@@ -52,6 +53,7 @@ from firstword.incidents.schemas import (
     NoteAdd,
     Page,
     StateChange,
+    StatusInterval,
     TimelineEntryRead,
     UpdatePost,
 )
@@ -71,6 +73,7 @@ __all__ = [
     "change_data_categories",
     "change_state",
     "complete_task",
+    "component_history",
     "edit_incident",
     "ensure_component_catalogue",
     "get_incident",
@@ -256,6 +259,14 @@ def list_incidents(
         next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
         total=total,
     )
+
+
+def component_history(
+    session: Session, *, since: datetime, until: datetime
+) -> dict[str, list[StatusInterval]]:
+    """Per component key, the stretches of non-operational status any incident gave it that
+    overlap [since, until), from the timeline (see history.py). For uptime history."""
+    return history.component_history(session, since=since, until=until)
 
 
 def timeline(session: Session, *, ref: str) -> list[TimelineEntryRead]:

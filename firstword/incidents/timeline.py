@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from firstword.core import audit
+from firstword.core import audit, events
 from firstword.core.auth.roles import Actor
 from firstword.core.clock import Clock
 from firstword.incidents.models import Incident, TimelineEntry
@@ -30,6 +30,22 @@ def jsonable(value: Any) -> Any:
         items = [jsonable(v) for v in value]
         return sorted(items) if isinstance(value, set | frozenset) else items
     return value
+
+
+# Changes that alter what the public sees; each publishes `incident.changed` so the status page
+# re-renders and, for public updates, subscribers are told.
+PUBLIC_KINDS = frozenset(
+    {
+        "opened",
+        "edited",
+        "state_changed",
+        "components_changed",
+        "public_update",
+        "data_categories_changed",
+        "clock_marked",
+    }
+)
+INCIDENT_CHANGED = "incident.changed"
 
 
 def record_change(
@@ -78,6 +94,15 @@ def record_change(
             "version": incident.version,
         },
     )
+    if kind in PUBLIC_KINDS:
+        events.publish(
+            session,
+            clock=clock,
+            topic=INCIDENT_CHANGED,
+            key=f"{incident.ref}:{entry.id}",
+            payload={"ref": incident.ref, "entry_id": entry.id, "kind": kind, "public": public},
+            reference=incident.ref,
+        )
     return entry
 
 

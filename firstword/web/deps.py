@@ -1,7 +1,8 @@
 """FastAPI dependencies every route uses: the context, a transaction, the acting user.
 
 Routes declare `session: SessionDep` and `actor: Annotated[Actor, Depends(require_role(...))]`
-and nothing else. The route-table test finds `require_role` on every staff route.
+(or `StaffDep` for any signed-in staff member) and nothing else. The route-table test finds
+`require_role` on every staff route.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ SESSION_COOKIE = "fw_session"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class AuthRequired(Exception):
@@ -59,28 +61,52 @@ def get_session(context: ContextDep) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the code after `yield` (the COMMIT) runs when the route function returns
+# and before the response is sent. With FastAPI's default ("request") it runs after the
+# client has already been told "201 Created", so a failed commit would be a silent lie.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def _bearer(request: Request) -> str | None:
+    authorization = request.headers.get("authorization", "")
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return credentials.strip()
 
 
 async def _submitted_csrf(request: Request) -> str | None:
+    """The CSRF token a browser sent with a change: the X-CSRF-Token header (htmx sends it
+    on every request) or the `csrf_token` form field. Async because reading the form is;
+    the database work stays in the sync dependency below."""
+    if request.method not in UNSAFE_METHODS or _bearer(request) is not None:
+        return None
+    if not request.cookies.get(SESSION_COOKIE):
+        return None
     header = request.headers.get(CSRF_HEADER)
     if header:
         return header
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+    if request.headers.get("content-type", "").startswith(_FORM_TYPES):
         form = await request.form()
         value = form.get(CSRF_FIELD)
         return value if isinstance(value, str) else None
     return None
 
 
-async def get_optional_actor(request: Request, session: SessionDep, clock: ClockDep
-                             ) -> Actor | None:
-    """The actor behind a Bearer token or a session cookie, or None. Sets
-    `request.state.csrf_token` for templates when signed in through the browser."""
-    authorization = request.headers.get("authorization", "")
-    if authorization.lower().startswith("bearer "):
-        actor = auth.resolve_token(session, clock=clock, raw=authorization[7:].strip())
+def get_optional_actor(
+    request: Request,
+    session: SessionDep,
+    clock: ClockDep,
+    submitted_csrf: Annotated[str | None, Depends(_submitted_csrf)],
+) -> Actor | None:
+    """The actor behind a Bearer token or a session cookie, or None.
+
+    A Bearer header that does not resolve is refused outright (no fallback to the cookie).
+    For cookie sessions, every unsafe method must carry the session's CSRF token, and
+    `request.state.csrf_token` / `request.state.actor` are set for the templates."""
+    raw_token = _bearer(request)
+    if raw_token is not None:
+        actor = auth.resolve_token(session, clock=clock, raw=raw_token)
         if actor is None:
             raise AuthRequired()
         return actor
@@ -91,11 +117,12 @@ async def get_optional_actor(request: Request, session: SessionDep, clock: Clock
     if identity is None:
         return None
     request.state.csrf_token = identity.csrf_token
-    if request.method in UNSAFE_METHODS:
-        submitted = await _submitted_csrf(request)
-        if not submitted or not hmac.compare_digest(submitted, identity.csrf_token):
-            raise CsrfFailed()
     request.state.actor = identity.actor
+    if request.method in UNSAFE_METHODS and not (
+        submitted_csrf
+        and hmac.compare_digest(submitted_csrf.encode(), identity.csrf_token.encode())
+    ):
+        raise CsrfFailed()
     return identity.actor
 
 
@@ -115,6 +142,8 @@ def require_role(*roles: Role) -> Callable[..., Any]:
         return actor
 
     dependency.__firstword_roles__ = wanted  # type: ignore[attr-defined]
+    label = "_".join(sorted(wanted)) or "staff"
+    dependency.__name__ = dependency.__qualname__ = f"require_role_{label}"
     return dependency
 
 

@@ -13,9 +13,17 @@ def _three_entries(session: Session, clock: FrozenClock) -> list[audit.AuditEntr
     entries = []
     for i in range(3):
         clock.advance(timedelta(minutes=1))
-        entries.append(audit.record(session, clock=clock, actor="ic@example.com",
-                                    action="incident.updated", object_type="incident",
-                                    object_id="INC-2026-0001", detail={"n": i, "x": "<b>"}))
+        entries.append(
+            audit.record(
+                session,
+                clock=clock,
+                actor="ic@example.com",
+                action="incident.updated",
+                object_type="incident",
+                object_id="INC-2026-0001",
+                detail={"n": i, "x": "<b>"},
+            )
+        )
     return entries
 
 
@@ -28,8 +36,11 @@ def test_chain_verifies_when_untouched(session: Session, clock: FrozenClock) -> 
 
 def test_edited_entry_breaks_the_chain(session: Session, clock: FrozenClock) -> None:
     entries = _three_entries(session, clock)
-    session.execute(update(audit.AuditEntry).where(audit.AuditEntry.id == entries[1].id)
-                    .values(detail='{"n":99}'))
+    session.execute(
+        update(audit.AuditEntry)
+        .where(audit.AuditEntry.id == entries[1].id)
+        .values(detail='{"n":99}')
+    )
     session.expire_all()
     report = audit.verify_chain(session)
     assert not report.ok

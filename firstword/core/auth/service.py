@@ -14,10 +14,10 @@ from firstword.core.auth.models import ApiToken, User, WebSession
 from firstword.core.auth.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
 from firstword.core.auth.roles import Actor, Role
 from firstword.core.clock import Clock
-from firstword.core.errors import Conflict, InvalidInput, NotFound
+from firstword.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from firstword.core.ids import new_token, sha256_hex
 
-TOKEN_PREFIX = "fw_"
+TOKEN_PREFIX = "fw_"  # noqa: S105 - a public marker, not a secret
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,15 @@ class UserRead:
 
 
 def _read(user: User) -> UserRead:
-    return UserRead(user.id, user.email, user.name, list(user.roles), user.is_active,
-                    user.created_at, user.last_login_at)
+    return UserRead(
+        user.id,
+        user.email,
+        user.name,
+        list(user.roles),
+        user.is_active,
+        user.created_at,
+        user.last_login_at,
+    )
 
 
 def _parse_roles(roles: list[str]) -> list[str]:
@@ -57,7 +64,13 @@ def normalise_email(email: str) -> str:
 
 
 def create_user(
-    session: Session, *, clock: Clock, actor: Actor, email: str, name: str, password: str,
+    session: Session,
+    *,
+    clock: Clock,
+    actor: Actor,
+    email: str,
+    name: str,
+    password: str,
     roles: list[str],
 ) -> UserRead:
     email = normalise_email(email)
@@ -68,26 +81,45 @@ def create_user(
         raise InvalidInput("name", "must be 1 to 200 characters")
     if session.scalars(select(User.id).where(User.email == email)).first() is not None:
         raise Conflict(f"a user with e-mail {email} exists already")
-    user = User(email=email, name=name, password_hash=hash_password(password),
-                roles=_parse_roles(roles), is_active=True, created_at=clock.now())
+    user = User(
+        email=email,
+        name=name,
+        password_hash=hash_password(password),
+        roles=_parse_roles(roles),
+        is_active=True,
+        created_at=clock.now(),
+    )
     session.add(user)
     session.flush()
-    audit.record(session, clock=clock, actor=actor.label, action="user.created",
-                 object_type="user", object_id=str(user.id),
-                 detail={"email": email, "roles": user.roles})
+    audit.record(
+        session,
+        clock=clock,
+        actor=actor.label,
+        action="user.created",
+        object_type="user",
+        object_id=str(user.id),
+        detail={"email": email, "roles": user.roles},
+    )
     return _read(user)
 
 
-def set_roles(session: Session, *, clock: Clock, actor: Actor, user_id: int, roles: list[str]
-              ) -> UserRead:
+def set_roles(
+    session: Session, *, clock: Clock, actor: Actor, user_id: int, roles: list[str]
+) -> UserRead:
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} does not exist")
     before = list(user.roles)
     user.roles = _parse_roles(roles)
-    audit.record(session, clock=clock, actor=actor.label, action="user.roles_changed",
-                 object_type="user", object_id=str(user.id),
-                 detail={"before": before, "after": user.roles})
+    audit.record(
+        session,
+        clock=clock,
+        actor=actor.label,
+        action="user.roles_changed",
+        object_type="user",
+        object_id=str(user.id),
+        detail={"before": before, "after": user.roles},
+    )
     session.flush()
     return _read(user)
 
@@ -102,8 +134,15 @@ def deactivate_user(session: Session, *, clock: Clock, actor: Actor, user_id: in
         select(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
     ):
         web_session.revoked_at = now
-    audit.record(session, clock=clock, actor=actor.label, action="user.deactivated",
-                 object_type="user", object_id=str(user.id), detail={})
+    audit.record(
+        session,
+        clock=clock,
+        actor=actor.label,
+        action="user.deactivated",
+        object_type="user",
+        object_id=str(user.id),
+        detail={},
+    )
     session.flush()
     return _read(user)
 
@@ -124,8 +163,9 @@ def count_users(session: Session) -> int:
 
 
 def _actor_for(user: User) -> Actor:
-    return Actor(kind="user", name=user.email, roles=frozenset(Role(r) for r in user.roles),
-                 user_id=user.id)
+    return Actor(
+        kind="user", name=user.email, roles=frozenset(Role(r) for r in user.roles), user_id=user.id
+    )
 
 
 # --- browser sessions -------------------------------------------------------------------
@@ -155,11 +195,23 @@ def sign_in(session: Session, *, clock: Clock, email: str, password: str, hours:
         user.password_hash = hash_password(password)
     user.last_login_at = now
     raw = new_token()
-    web_session = WebSession(token_hash=sha256_hex(raw), user_id=user.id, csrf_token=new_token(),
-                             created_at=now, expires_at=now + timedelta(hours=hours))
+    web_session = WebSession(
+        token_hash=sha256_hex(raw),
+        user_id=user.id,
+        csrf_token=new_token(),
+        created_at=now,
+        expires_at=now + timedelta(hours=hours),
+    )
     session.add(web_session)
-    audit.record(session, clock=clock, actor=user.email, action="user.signed_in",
-                 object_type="user", object_id=str(user.id), detail={})
+    audit.record(
+        session,
+        clock=clock,
+        actor=user.email,
+        action="user.signed_in",
+        object_type="user",
+        object_id=str(user.id),
+        detail={},
+    )
     session.flush()
     return SignIn(raw, web_session.csrf_token, web_session.expires_at, _actor_for(user))
 
@@ -170,8 +222,7 @@ class SessionIdentity:
     csrf_token: str
 
 
-def resolve_session(session: Session, *, clock: Clock, cookie_value: str
-                    ) -> SessionIdentity | None:
+def resolve_session(session: Session, *, clock: Clock, cookie_value: str) -> SessionIdentity | None:
     web_session = session.scalars(
         select(WebSession).where(WebSession.token_hash == sha256_hex(cookie_value))
     ).first()
@@ -207,7 +258,13 @@ class IssuedToken:
 
 
 def issue_token(
-    session: Session, *, clock: Clock, actor: Actor, user_id: int, name: str, scopes: list[str],
+    session: Session,
+    *,
+    clock: Clock,
+    actor: Actor,
+    user_id: int,
+    name: str,
+    scopes: list[str],
     expires_in_days: int | None = None,
 ) -> IssuedToken:
     """A token for machines, acting for `user_id` with at most the roles in `scopes`
@@ -226,14 +283,26 @@ def issue_token(
     prefix = new_token(6)[:8]
     secret = new_token()
     raw = f"{TOKEN_PREFIX}{prefix}_{secret}"
-    token = ApiToken(name=name.strip(), prefix=prefix, token_hash=sha256_hex(raw), user_id=user_id,
-                     scopes=scopes, created_at=now,
-                     expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None)
+    token = ApiToken(
+        name=name.strip(),
+        prefix=prefix,
+        token_hash=sha256_hex(raw),
+        user_id=user_id,
+        scopes=scopes,
+        created_at=now,
+        expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
     session.add(token)
     session.flush()
-    audit.record(session, clock=clock, actor=actor.label, action="token.issued",
-                 object_type="api_token", object_id=str(token.id),
-                 detail={"user_id": user_id, "name": token.name, "scopes": scopes})
+    audit.record(
+        session,
+        clock=clock,
+        actor=actor.label,
+        action="token.issued",
+        object_type="api_token",
+        object_id=str(token.id),
+        detail={"user_id": user_id, "name": token.name, "scopes": scopes},
+    )
     return IssuedToken(token.id, token.name, raw, scopes, token.expires_at)
 
 
@@ -242,8 +311,15 @@ def revoke_token(session: Session, *, clock: Clock, actor: Actor, token_id: int)
     if token is None:
         raise NotFound(f"token {token_id} does not exist")
     token.revoked_at = clock.now()
-    audit.record(session, clock=clock, actor=actor.label, action="token.revoked",
-                 object_type="api_token", object_id=str(token.id), detail={})
+    audit.record(
+        session,
+        clock=clock,
+        actor=actor.label,
+        action="token.revoked",
+        object_type="api_token",
+        object_id=str(token.id),
+        detail={},
+    )
     session.flush()
 
 
@@ -262,5 +338,120 @@ def resolve_token(session: Session, *, clock: Clock, raw: str) -> Actor | None:
     held = set(user.roles)
     effective = set(token.scopes) if Role.ADMIN.value in held else set(token.scopes) & held
     token.last_used_at = now
-    return Actor(kind="token", name=f"token:{token.prefix}({user.email})",
-                 roles=frozenset(Role(r) for r in effective), user_id=user.id)
+    return Actor(
+        kind="token",
+        name=f"token:{token.prefix}({user.email})",
+        roles=frozenset(Role(r) for r in effective),
+        user_id=user.id,
+    )
+
+
+# --- lookups for the admin CLI (added for `firstword users` / `firstword tokens`) -------------
+
+
+def get_user_by_email(session: Session, email: str) -> UserRead:
+    """The user with this e-mail address (case-insensitive)."""
+    normalised = normalise_email(email)
+    user = session.scalars(select(User).where(User.email == normalised)).first()
+    if user is None:
+        raise NotFound(f"no user with e-mail {normalised}")
+    return _read(user)
+
+
+@dataclass(frozen=True)
+class TokenRead:
+    """A token as listed: never the secret, only its public prefix."""
+
+    id: int
+    name: str
+    prefix: str
+    user_email: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+def list_tokens(session: Session, *, user_id: int | None = None) -> list[TokenRead]:
+    query = select(ApiToken, User.email).join(User, User.id == ApiToken.user_id)
+    if user_id is not None:
+        query = query.where(ApiToken.user_id == user_id)
+    return [
+        TokenRead(
+            t.id,
+            t.name,
+            t.prefix,
+            email,
+            list(t.scopes),
+            t.created_at,
+            t.expires_at,
+            t.revoked_at,
+            t.last_used_at,
+        )
+        for t, email in session.execute(query.order_by(ApiToken.id)).all()
+    ]
+
+
+# --- the staff policy for issuing/revoking tokens (web and API) ---------------------------
+
+
+def issue_token_as(
+    session: Session,
+    *,
+    clock: Clock,
+    actor: Actor,
+    user_id: int | None,
+    name: str,
+    scopes: list[str],
+    expires_in_days: int | None = None,
+) -> IssuedToken:
+    """`issue_token` under the staff policy: an admin may issue for any user; anyone else
+    only for themselves (`user_id` None means the actor's own user), and never with a role
+    the actor is not acting with now, so a viewer-scoped token cannot mint an admin one."""
+    if actor.user_id is None and user_id is None:
+        raise InvalidInput("user_id", "say which user the token acts for")
+    target = actor.user_id if user_id is None else user_id
+    assert target is not None
+    if Role.ADMIN not in actor.roles:
+        if target != actor.user_id:
+            raise Forbidden("only an admin may issue tokens for another user")
+        extra = sorted(set(_parse_roles(scopes)) - {r.value for r in actor.roles})
+        if extra:
+            raise InvalidInput("scopes", f"you do not act with the roles {extra}")
+    if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
+        raise InvalidInput("expires_in_days", "must be between 1 and 3650 days")
+    return issue_token(
+        session,
+        clock=clock,
+        actor=actor,
+        user_id=target,
+        name=name,
+        scopes=scopes,
+        expires_in_days=expires_in_days,
+    )
+
+
+def revoke_token_as(session: Session, *, clock: Clock, actor: Actor, token_id: int) -> TokenRead:
+    """`revoke_token` under the staff policy: admins revoke any token, others their own.
+    Someone else's token is reported as not existing (ids reveal nothing)."""
+    token = session.get(ApiToken, token_id)
+    if token is None or (Role.ADMIN not in actor.roles and token.user_id != actor.user_id):
+        raise NotFound(f"token {token_id} does not exist")
+    if token.revoked_at is None:
+        revoke_token(session, clock=clock, actor=actor, token_id=token_id)
+    return next(t for t in list_tokens(session, user_id=token.user_id) if t.id == token_id)
+
+
+def count_active_admins(session: Session) -> int:
+    """Active users holding the admin role (`firstword serve` hints when there are none)."""
+    users = session.scalars(select(User).where(User.is_active.is_(True))).all()
+    return sum(1 for u in users if Role.ADMIN.value in u.roles)
+
+
+def ensure_an_admin_remains(session: Session) -> None:
+    """Refuse a change that would leave no active admin (call it after the change; the
+    caller's transaction then rolls the change back)."""
+    session.flush()
+    if count_active_admins(session) == 0:
+        raise Conflict("this would leave no active admin; make someone else admin first")

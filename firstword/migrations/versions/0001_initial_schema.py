@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 09:13:03.990510
+Create Date: 2026-11-24 10:11:49.393523
 """
 
 from collections.abc import Sequence
