@@ -10,6 +10,7 @@ from firstword import __version__, admin_cli
 from firstword.clisupport import set_overrides
 from firstword.demo import cli as demo_cli
 from firstword.incidents import cli as incidents_cli
+from firstword.statuspage import cli as statuspage_cli
 from firstword.web import cli as web_cli
 from firstword.workers import cli as workers_cli
 
@@ -38,6 +39,7 @@ def root(
 
 
 app.add_typer(incidents_cli.app, name="incidents")
+app.add_typer(statuspage_cli.app, name="statuspage")
 admin_cli.mount(app)
 web_cli.mount(app)
 workers_cli.mount(app)

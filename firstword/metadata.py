@@ -11,7 +11,9 @@ import firstword.core.audit
 import firstword.core.auth.models
 import firstword.core.ids
 import firstword.core.outbox
-import firstword.incidents.models  # noqa: F401
+import firstword.incidents.models
+import firstword.statuspage.models
+import firstword.statuspage.subscription_models  # noqa: F401
 from firstword.core.db import Base
 
 target_metadata: MetaData = Base.metadata

@@ -308,3 +308,17 @@ def smtp_sink() -> Iterator[SmtpSink]:
         yield sink
     finally:
         sink.controller.stop()
+
+
+# --- PDF (WeasyPrint) ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def pdf_ready() -> None:
+    """WeasyPrint needs Pango: skip on a machine without it, fail where CI requires it."""
+    from firstword.statuspage import signage
+
+    try:
+        signage.load_weasyprint()
+    except signage.PdfUnavailable as exc:
+        _skip_or_fail(exc.message, os.environ.get("FIRSTWORD_REQUIRE_PDF") == "1")

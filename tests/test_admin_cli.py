@@ -344,5 +344,5 @@ def test_worker_refuses_an_unknown_channel_filter(cli: Invoke) -> None:
     _fails(
         cli("worker", "--once", "--channel", "fax"),
         "not installed: fax",
-        "installed: event, smtp, webhook",
+        "installed: event, sms, smtp, webhook",
     )

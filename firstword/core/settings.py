@@ -6,6 +6,7 @@ Every field here is documented in docs/configuration.md (a test checks it).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,6 +58,27 @@ class Settings(BaseSettings):
     mail_from: str = Field(
         default="status@example.com", description="From address of outgoing e-mail."
     )
+    mail_transport: Literal["smtp", "file"] = Field(
+        default="smtp",
+        description='How e-mail leaves: "smtp" sends through the SMTP server; "file" writes each '
+        "message as an .eml file into DATA_DIR/mail/ instead (demo and dry runs).",
+    )
+    sms_gateway_url: str | None = Field(
+        default=None,
+        description="HTTP(S) endpoint of the SMS gateway: firstword POSTs JSON {to, text, sender, "
+        "reference} to it. Unset: SMS messages are dead-lettered as undeliverable.",
+    )
+    sms_gateway_token: str | None = Field(
+        default=None, description="Bearer token sent to the SMS gateway, if it needs one."
+    )
+    sms_sender_id: str = Field(
+        default="", description="Sender name or number the SMS gateway shows (empty: its default)."
+    )
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="Allow status-page webhook subscriptions to private, loopback and link-local "
+        "addresses (off: such URLs are refused, against SSRF). For tests and closed networks.",
+    )
     outbox_batch_size: int = Field(default=50, description="Messages a worker claims at once.")
     outbox_lease_seconds: int = Field(
         default=60,
@@ -77,6 +99,11 @@ class Settings(BaseSettings):
     )
     login_rate_limit_per_minute: int = Field(
         default=10, description="Sign-in attempts per minute per client address."
+    )
+    subscribe_rate_limit_per_minute: int = Field(
+        default=10,
+        description="Status-page subscription requests (subscribe, enter an SMS code) per minute "
+        "per client address.",
     )
 
     @property

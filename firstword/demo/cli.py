@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import typer
@@ -66,6 +67,9 @@ def demo(
         console.print(f"[red]error:[/red] --password must be at least {MIN_LENGTH} characters")
         raise typer.Exit(2)
     settings = clisupport.settings()
+    if "FIRSTWORD_MAIL_TRANSPORT" not in os.environ:
+        # No mail server on a demo machine: e-mails are written to DATA_DIR/mail/ as .eml.
+        settings = settings.model_copy(update={"mail_transport": "file"})
     options = runner.DemoOptions(
         customers=runner.FAST_CUSTOMERS if fast else customers,
         seed=seed,
@@ -116,7 +120,8 @@ def _print_credentials(
         )
     if serving:
         console.print(
-            f"Console: [bold]{url}/console[/bold]   API docs: {url}/docs   (Ctrl+C to stop)",
+            f"Status page: [bold]{url}/[/bold]   Console: [bold]{url}/console[/bold]   "
+            f"API: {url}/api/openapi.json   (Ctrl+C to stop)",
             highlight=False,
         )
     else:
@@ -142,9 +147,14 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from firstword.web.app import create_app
+    from firstword.workers.background import start_background_worker
 
     context = build_context(settings)  # the real clock from here on: T+3d is in the past
+    # The scenario queued events and messages; an embedded worker delivers them (e-mail goes
+    # to DATA_DIR/mail/ when mail_transport is "file") as `firstword serve` does.
+    worker = start_background_worker(build_context(settings))
     try:
         uvicorn.run(create_app(context), host=host, port=port, log_level="info")
     finally:
+        worker.stop()
         context.close()

@@ -62,6 +62,7 @@ STEP_MODULES: list[str] = [
     "firstword.demo.scenario.outage",
     "firstword.demo.scenario.breach",
     "firstword.demo.scenario.recovery",
+    "firstword.statuspage.demo",
 ]
 
 StepFunction = Callable[["DemoRun"], None]

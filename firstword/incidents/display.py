@@ -15,12 +15,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
+from firstword.incidents.cadence import CadencePolicy, status_of
 from firstword.incidents.schemas import ComponentRead, IncidentRead, TimelineEntryRead
-from firstword.incidents.vocabulary import OPEN_STATES
 from firstword.web.templating import render
-
-# Customers expect to hear again within this long while an incident is open.
-CADENCE_SECONDS = 30 * 60
 
 STYLESHEET = Path(__file__).resolve().parent / "static" / "incidents.css"
 
@@ -57,20 +54,49 @@ def label(value: object) -> str:
     return _LABELS.get(text) or text.replace("_", " ").capitalize()
 
 
-def cadence(incident: IncidentRead) -> dict[str, Any]:
-    """How long customers have waited for word: the number the whole team watches. Stale
-    when an open incident has gone more than CADENCE_SECONDS without a public update (or,
-    before the first one, since detection)."""
+def cadence(incident: IncidentRead, now: datetime, policy: CadencePolicy) -> dict[str, Any]:
+    """How long customers have waited for word, and when the next public update is due
+    under the severity's cadence (cadence.py): the numbers the whole team watches. Stale
+    when the promised update is overdue."""
     clock = incident.clock
-    is_open = incident.state in OPEN_STATES
+    last = max((u.posted_at for u in incident.updates), default=None)
+    status = status_of(
+        ref=incident.ref,
+        severity=incident.severity,
+        state=incident.state,
+        detected_at=incident.detected_at,
+        last_public_update_at=last,
+        now=now,
+        policy=policy,
+    )
     since_update = clock.time_since_last_public_update_seconds
-    waited = since_update if since_update is not None else clock.time_since_detection_seconds
     return {
-        "open": is_open,
+        "open": status.is_open,
         "since_update": since_update,
         "never": since_update is None,
-        "stale": is_open and waited > CADENCE_SECONDS,
+        "stale": status.overdue,
+        "due": status.next_update_due,
+        "overdue_minutes": status.minutes_overdue,
+        "due_in_minutes": status.minutes_until_due,
+        "interval_minutes": status.interval_minutes,
+        "first_minutes": status.first_update_minutes,
+        "awaiting_first": status.awaiting_first_update,
     }
+
+
+def minutes(value: int | None) -> str:
+    """12 -> "12 min", 75 -> "1 h 15 min", 240 -> "4 h", 0 -> "under a minute"."""
+    if value is None:
+        return "—"
+    if value < 1:
+        return "under a minute"
+    hours, mins = divmod(value, 60)
+    if hours >= 24:
+        days, hours = divmod(hours, 24)
+        return f"{days} d {hours} h"
+    if not hours:
+        return f"{mins} min"
+    return f"{hours} h {mins} min" if mins else f"{hours} h"
 
 
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
@@ -138,6 +164,6 @@ def render_page(
     request: Request, name: str, context: dict[str, Any], status_code: int = 200
 ) -> Response:
     """Render an incidents template with `label` and the stylesheet URL available."""
-    context = {"label": label, "incidents_css": stylesheet_url(), **context}
+    context = {"label": label, "minutes": minutes, "incidents_css": stylesheet_url(), **context}
     response: Response = render(request, name, context, status_code)
     return response

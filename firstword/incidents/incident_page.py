@@ -59,6 +59,10 @@ from firstword.web.deps import ClockDep, SessionDep
 router = APIRouter(include_in_schema=False)
 
 
+def _cadence_policy(request: Request) -> incidents.CadencePolicy:
+    return incidents.load_cadence_policy(request.app.state.context.settings.data_dir)
+
+
 def _incident_page(
     request: Request,
     session: Session,
@@ -83,8 +87,7 @@ def _incident_page(
         template,
         {
             "inc": incident,
-            "cadence": display.cadence(incident),
-            "cadence_minutes": display.CADENCE_SECONDS // 60,
+            "cadence": display.cadence(incident, clock.now(), _cadence_policy(request)),
             "now": clock.now(),
             "timeline": display.timeline_rows(incidents.timeline(session, ref=ref)),
             "all_states": order,

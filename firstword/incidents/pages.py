@@ -80,6 +80,7 @@ def incident_list(
         session, clock=clock, states=LIST_FILTERS[show], kind=kind, limit=PAGE_SIZE, cursor=cursor
     )
     now = clock.now()
+    policy = incidents.load_cadence_policy(request.app.state.context.settings.data_dir)
     rows = []
     for item in page.items:
         is_open = item.state in OPEN_STATES
@@ -90,7 +91,7 @@ def incident_list(
                 "age": ((item.resolved_at or now) - item.detected_at).total_seconds(),
                 # Only open incidents have a cadence to keep (and there are few of them).
                 "cadence": display.cadence(
-                    incidents.get_incident(session, clock=clock, ref=item.ref)
+                    incidents.get_incident(session, clock=clock, ref=item.ref), now, policy
                 )
                 if is_open
                 else None,
@@ -115,7 +116,6 @@ def incident_list(
             else None,
             "first_url": f"?{urlencode(filters)}" if cursor else None,
             "can_open": actor.has_any(set(COMMAND_ROLES)),
-            "cadence_minutes": display.CADENCE_SECONDS // 60,
         },
     )
 

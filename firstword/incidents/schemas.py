@@ -275,3 +275,46 @@ class PlaybookRead(BaseModel):
     source: str  # "shipped" | "user"
     path: str
     tasks: list[PlaybookTaskRead]
+
+
+# --- the update cadence (cadence.py) -----------------------------------------------------
+
+
+class CadenceStatus(BaseModel):
+    """Where an incident stands against its promised update cadence."""
+
+    ref: str
+    severity: Severity
+    state: IncidentState
+    is_open: bool
+    interval_minutes: int  # the severity's routine interval between public updates
+    first_update_minutes: int  # the first public word is due this long after detection
+    awaiting_first_update: bool  # open and no public update yet
+    last_public_update_at: datetime | None
+    next_update_due: datetime | None  # None once resolved
+    overdue: bool
+    minutes_overdue: int  # whole minutes past the due time (0 when not overdue)
+    minutes_until_due: int | None  # whole minutes left, rounded up; None if overdue or closed
+
+
+class OverdueUpdate(BaseModel):
+    """An open incident whose public update is overdue, as one overdue check found it."""
+
+    ref: str
+    title: str
+    severity: Severity
+    due_at: datetime
+    minutes_overdue: int
+    newly_recorded: bool  # this check recorded the miss (timeline, audit, e-mail alerts)
+    alerted: list[str]  # e-mail addresses this check alerted (empty when already recorded)
+
+
+class CadenceMiss(BaseModel):
+    """A recorded miss, for the transparency scorecard."""
+
+    due_at: datetime
+    recorded_at: datetime
+    severity: Severity
+    first_update: bool  # the first public word was late (not a routine update)
+    posted_at: datetime | None  # the update that ended the wait; None while still waiting
+    minutes_late: int | None

@@ -25,8 +25,9 @@ from firstword.core.clock import Clock
 from firstword.core.db import is_postgresql
 from firstword.core.errors import Conflict, InvalidInput
 from firstword.core.ids import next_value
-from firstword.incidents import catalogue, changes, history, reading, transparency
+from firstword.incidents import cadence, catalogue, changes, history, reading, transparency
 from firstword.incidents.assignments import add_task, assign_role, complete_task, unassign_role
+from firstword.incidents.cadence import CadencePolicy, load_policy
 from firstword.incidents.catalogue import (
     add_component,
     ensure_component_catalogue,
@@ -43,6 +44,8 @@ from firstword.incidents.models import (
 from firstword.incidents.playbook import Playbook, list_playbooks, load_library, load_playbook_file
 from firstword.incidents.reading import decode_cursor, encode_cursor, read_incident
 from firstword.incidents.schemas import (
+    CadenceMiss,
+    CadenceStatus,
     ClockMark,
     ComponentStatusChange,
     DataCategoriesChange,
@@ -51,6 +54,7 @@ from firstword.incidents.schemas import (
     IncidentRead,
     IncidentSummary,
     NoteAdd,
+    OverdueUpdate,
     Page,
     StateChange,
     StatusInterval,
@@ -65,13 +69,17 @@ from firstword.incidents.vocabulary import (
 )
 
 __all__ = [
+    "CadencePolicy",
     "Playbook",
     "add_component",
     "add_note",
     "add_task",
     "assign_role",
+    "cadence_misses",
+    "cadence_status",
     "change_data_categories",
     "change_state",
+    "check_overdue_updates",
     "complete_task",
     "component_history",
     "edit_incident",
@@ -80,6 +88,7 @@ __all__ = [
     "list_components",
     "list_incidents",
     "list_playbooks",
+    "load_cadence_policy",
     "load_playbook_file",
     "mark_clock",
     "open_incident",
@@ -470,3 +479,39 @@ def mark_clock(
         after={field: at},
     )
     return read_incident(session, incident, clock)
+
+
+# --- the update cadence (cadence.py) -------------------------------------------------------
+
+
+def load_cadence_policy(data_dir: Path | None = None) -> CadencePolicy:
+    """Update intervals per severity: incidents/cadence.yaml, overridden by
+    DATA_DIR/cadence.yaml (a broken user file is ignored and named in `policy.problem`)."""
+    return load_policy(data_dir)
+
+
+def cadence_status(
+    session: Session, *, clock: Clock, ref: str, policy: CadencePolicy | None = None
+) -> CadenceStatus:
+    """When the incident's next public update is due, and whether it is overdue.
+    `policy`: from load_cadence_policy(settings.data_dir); the shipped intervals if None."""
+    return cadence.cadence_status(session, clock=clock, ref=ref, policy=policy or load_policy())
+
+
+def check_overdue_updates(
+    session: Session, *, clock: Clock, policy: CadencePolicy | None = None, base_url: str = ""
+) -> list[OverdueUpdate]:
+    """Every open incident whose public update is overdue. Each missed due time is recorded
+    once (an `update_overdue` timeline entry, its audit record, and an e-mail through the
+    outbox to each communications lead and incident commander on the incident); checking
+    again records nothing more. `base_url` makes the e-mail's link absolute. The worker's
+    scheduler calls this every minute."""
+    return cadence.check_overdue(
+        session, clock=clock, policy=policy or load_policy(), base_url=base_url
+    )
+
+
+def cadence_misses(session: Session, *, ref: str) -> list[CadenceMiss]:
+    """The incident's recorded cadence misses, oldest first, with how late the update came
+    (for the transparency scorecard)."""
+    return cadence.misses(session, ref=ref)

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from firstword import __version__
 from firstword.context import Context, build_context
@@ -20,6 +21,12 @@ from firstword.core.auth import service as auth
 from firstword.core.errors import FirstwordError, InvalidInput
 from firstword.incidents import api as incidents_api
 from firstword.incidents import pages as incidents_pages
+from firstword.statuspage import console_pages as statuspage_console_pages
+from firstword.statuspage import maintenance_api as statuspage_maintenance_api
+from firstword.statuspage import public as statuspage_public
+from firstword.statuspage import store_pages as statuspage_store_pages
+from firstword.statuspage import subscription_pages as statuspage_subscriptions
+from firstword.statuspage.edge import PublicEdge
 from firstword.web import auth_routes, health
 from firstword.web.deps import SESSION_COOKIE, AuthRequired, CsrfFailed, RoleRequired
 from firstword.web.security import (
@@ -217,8 +224,21 @@ def _install_error_handlers(app: FastAPI) -> None:
         return response
 
 
+class FirstwordApp(FastAPI):
+    """FastAPI with the public status page's fast path (statuspage/edge.py) in front of all of
+    it: GET/HEAD of the page and its JSON skip FastAPI's per-request machinery, which costs
+    several times the answer itself; every other request goes to FastAPI unchanged."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.edge = PublicEdge(super().__call__, owner=self)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.edge(scope, receive, send)
+
+
 def create_app(context: Context) -> FastAPI:
-    app = FastAPI(
+    app = FirstwordApp(
         title="firstword",
         version=__version__,
         description=API_DESCRIPTION,
@@ -239,6 +259,11 @@ def create_app(context: Context) -> FastAPI:
     app.include_router(auth_routes.api_router, prefix="/api/v1")
     app.include_router(incidents_api.router, prefix="/api/v1")
     app.include_router(incidents_pages.router, prefix="/console")
+    app.include_router(statuspage_maintenance_api.router, prefix="/api/v1")
+    app.include_router(statuspage_console_pages.router, prefix="/console")  # compose, signs
+    app.include_router(statuspage_public.router)  # "/", /api/v2, feeds, banner: public
+    app.include_router(statuspage_store_pages.router)  # /stores: "Is my store affected?"
+    app.include_router(statuspage_subscriptions.router)  # /subscribe, /unsubscribe (+ staff count)
     return app
 
 

@@ -31,6 +31,7 @@ class NavItem:
 CONSOLE_NAV: list[NavItem] = [
     NavItem("Incidents", "/console/incidents"),
     NavItem("Components", "/console/components"),
+    NavItem("Status page", "/console/statuspage"),
 ]
 
 

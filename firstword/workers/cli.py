@@ -17,6 +17,7 @@ from firstword.clisupport import err_console, get_context, handle_errors
 from firstword.core.errors import InvalidInput
 from firstword.workers.events import install_event_channel
 from firstword.workers.run import default_worker_id, run_worker
+from firstword.workers.scheduler import check_once, start_scheduler_thread
 
 
 @contextmanager
@@ -51,15 +52,17 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 @contextmanager
 def _log_to_stderr() -> Iterator[None]:
     """One line per message on stderr while the command runs."""
-    logger = logging.getLogger("firstword.worker")
-    logger.setLevel(logging.INFO)
+    loggers = [logging.getLogger("firstword.worker"), logging.getLogger("firstword.scheduler")]
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logger.addHandler(handler)
+    for logger in loggers:
+        logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
     try:
         yield
     finally:
-        logger.removeHandler(handler)
+        for logger in loggers:
+            logger.removeHandler(handler)
 
 
 @handle_errors
@@ -95,11 +98,19 @@ def worker(
     channel: list[str] | None = typer.Option(
         None, "--channel", help="Only deliver messages for this channel (repeatable)."
     ),
+    scheduler: bool = typer.Option(
+        True,
+        "--scheduler/--no-scheduler",
+        help="Also check every minute for overdue public updates and alert the communications "
+        "role (with --once: check once before delivering). Safe to run in several workers.",
+    ),
 ) -> None:
     """Deliver queued messages (e-mail, webhooks) from the outbox, with retries.
 
     Runs until SIGTERM/SIGINT (which finish the message in flight first), or with --once
-    until nothing is due. Logs one line per message to stderr.
+    until nothing is due. Logs one line per message to stderr. Unless --no-scheduler, it
+    also checks the update cadence every minute (overdue public updates are recorded on the
+    incident's timeline and e-mailed to its communications lead).
     """
     context = get_context()
     install_event_channel(context)
@@ -116,6 +127,11 @@ def worker(
         raise InvalidInput("--worker-id", "must be at most 100 characters")
     stop = threading.Event()
     with _log_to_stderr(), _stop_on_signals(stop):
+        checker = None
+        if scheduler and once:
+            check_once(context)
+        elif scheduler:
+            checker = start_scheduler_thread(context, stop)
         stats = run_worker(
             context,
             worker_id=worker_id or default_worker_id(),
@@ -127,6 +143,9 @@ def worker(
             max_messages=max_messages,
             channels=wanted,
         )
+        if checker is not None:
+            stop.set()
+            checker.join(30)
     err_console.print(
         f"worker done: {stats.delivered} delivered, {stats.retrying} to retry, "
         f"{stats.dead} dead-lettered",

@@ -20,6 +20,9 @@ def handler_providers() -> list[HandlerProvider]:
     """The domains that react to events. Imported here, not at module top, so that a worker
     process only loads what it serves."""
     providers: list[HandlerProvider] = []
+    from firstword.statuspage import subscriptions
+
+    providers.append(subscriptions.event_handlers)
     return providers
 
 

@@ -42,8 +42,17 @@ PUBLIC_ROUTES = {
 PUBLIC_MOUNTS = {"/static"}
 # Public areas later parts add (status page, feeds, subscribe, lookup, scam reports): list
 # the prefix here; every route under it must be rate-limited.
-# The status page's snapshot files (firstword/statuspage/public.py).
-PUBLIC_PREFIXES: tuple[str, ...] = ("/api/v2/", "/history.", "/banner.", "/status.css")
+# The status page's snapshot files (firstword/statuspage/public.py) and its store lookup
+# (firstword/statuspage/store_pages.py).
+PUBLIC_PREFIXES: tuple[str, ...] = (
+    "/api/v2/",
+    "/history.",
+    "/banner.",
+    "/status.css",
+    "/stores",
+    "/subscribe",  # and /unsubscribe/: firstword/statuspage/subscription_pages.py
+    "/unsubscribe/",
+)
 
 SAMPLE_EVERY_ON_POSTGRESQL = 4
 

@@ -12,12 +12,15 @@ load, and fixing them should let the queued messages through, not dead-letter th
 
 from __future__ import annotations
 
+import os
 import smtplib
 import ssl
+import tempfile
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, getaddresses, parseaddr
+from pathlib import Path
 from typing import Any
 
 from firstword.core.channels.base import DeliveryResult, OutboundMessage, Outcome
@@ -132,7 +135,8 @@ def _by_code(code: int, what: str, reply: str) -> DeliveryResult:
 
 class SmtpChannel:
     """Sends `{"subject", "text", optional "html", optional "headers"}` payloads to one
-    recipient address through the configured SMTP server."""
+    recipient address through the configured SMTP server (or, with
+    FIRSTWORD_MAIL_TRANSPORT=file, writes them as .eml files into DATA_DIR/mail/)."""
 
     name = "smtp"
 
@@ -148,6 +152,8 @@ class SmtpChannel:
         except RefusedMessage as exc:
             return DeliveryResult(Outcome.PERMANENT, f"refused: {exc}")
         message_id = str(email["Message-ID"])
+        if self.settings.mail_transport == "file":
+            return self._write_file(email, message_id)
         envelope_from = parseaddr(self.settings.mail_from)[1] or self.settings.mail_from
         envelope_to = _single_address(message.recipient)[1]
         try:
@@ -172,6 +178,28 @@ class SmtpChannel:
                 f"{type(exc).__name__}: {exc}"[:2000],
             )
         return DeliveryResult(Outcome.DELIVERED, "accepted by SMTP server", provider_id=message_id)
+
+    def _write_file(self, email: EmailMessage, message_id: str) -> DeliveryResult:
+        """FIRSTWORD_MAIL_TRANSPORT=file: the message as DATA_DIR/mail/<Message-ID>.eml,
+        written atomically (a reader never sees half a file; a repeat replaces the first)."""
+        folder = self.settings.data_dir / "mail"
+        name = "".join(c for c in message_id.strip("<>") if c.isalnum() or c in "@._-")
+        target = folder / f"{name or 'message'}.eml"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(email.as_bytes())
+                os.replace(temporary, target)
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            return DeliveryResult(
+                Outcome.TRANSIENT, f"cannot write {target}: {type(exc).__name__}: {exc}"[:2000]
+            )
+        return DeliveryResult(Outcome.DELIVERED, f"written to {target}", provider_id=message_id)
 
     def _transmit(self, email: EmailMessage, envelope_from: str, envelope_to: str) -> None:
         settings = self.settings

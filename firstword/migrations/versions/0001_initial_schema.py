@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 10:11:49.393523
+Create Date: 2026-11-24 10:15:29.739676
 """
 
 from collections.abc import Sequence
@@ -103,6 +103,66 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_due', ['status', 'next_attempt_at'], unique=False)
+
+    op.create_table('statuspage_artifacts',
+    sa.Column('path', sa.String(length=200), nullable=False),
+    sa.Column('content', sa.LargeBinary(), nullable=False),
+    sa.Column('content_type', sa.String(length=100), nullable=False),
+    sa.Column('etag', sa.String(length=80), nullable=False),
+    sa.Column('rendered_at', firstword.core.db.UtcDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('path', name=op.f('pk_statuspage_artifacts'))
+    )
+    with op.batch_alter_table('statuspage_artifacts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_statuspage_artifacts_rendered_at'), ['rendered_at'], unique=False)
+
+    op.create_table('statuspage_maintenances',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('ref', sa.String(length=30), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('components', sa.JSON(), nullable=False),
+    sa.Column('scheduled_for', firstword.core.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('scheduled_until', firstword.core.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', firstword.core.db.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('verifying_at', firstword.core.db.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('completed_at', firstword.core.db.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('cancelled_at', firstword.core.db.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', firstword.core.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', firstword.core.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_by', sa.String(length=200), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_statuspage_maintenances')),
+    sa.UniqueConstraint('ref', name=op.f('uq_statuspage_maintenances_ref'))
+    )
+    with op.batch_alter_table('statuspage_maintenances', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_statuspage_maintenances_status'), ['status'], unique=False)
+
+    op.create_table('statuspage_subscribers',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('public_id', sa.String(length=32), nullable=False),
+    sa.Column('channel', sa.String(length=20), nullable=False),
+    sa.Column('address', sa.String(length=500), nullable=False),
+    sa.Column('address_hash', sa.String(length=64), nullable=False),
+    sa.Column('language', sa.String(length=8), nullable=False),
+    sa.Column('all_components', sa.Boolean(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('secret', sa.String(length=100), nullable=True),
+    sa.Column('confirm_hash', sa.String(length=64), nullable=True),
+    sa.Column('code_hash', sa.String(length=64), nullable=True),
+    sa.Column('code_attempts', sa.Integer(), nullable=False),
+    sa.Column('confirm_expires_at', firstword.core.db.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('recent_sends', sa.JSON(), nullable=False),
+    sa.Column('created_at', firstword.core.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', firstword.core.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('confirmed_at', firstword.core.db.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('unsubscribed_at', firstword.core.db.UtcDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_statuspage_subscribers')),
+    sa.UniqueConstraint('address_hash', name=op.f('uq_statuspage_subscribers_address_hash')),
+    sa.UniqueConstraint('confirm_hash', name=op.f('uq_statuspage_subscribers_confirm_hash')),
+    sa.UniqueConstraint('public_id', name=op.f('uq_statuspage_subscribers_public_id'))
+    )
+    with op.batch_alter_table('statuspage_subscribers', schema=None) as batch_op:
+        batch_op.create_index('ix_statuspage_subscribers_status_id', ['status', 'id'], unique=False)
 
     op.create_table('users',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -232,6 +292,28 @@ def upgrade() -> None:
     with op.batch_alter_table('incident_updates', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_incident_updates_incident_id'), ['incident_id'], unique=False)
 
+    op.create_table('statuspage_maintenance_updates',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('maintenance_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('posted_at', firstword.core.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('posted_by', sa.String(length=200), nullable=False),
+    sa.ForeignKeyConstraint(['maintenance_id'], ['statuspage_maintenances.id'], name=op.f('fk_statuspage_maintenance_updates_maintenance_id_statuspage_maintenances'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_statuspage_maintenance_updates'))
+    )
+    with op.batch_alter_table('statuspage_maintenance_updates', schema=None) as batch_op:
+        batch_op.create_index('ix_statuspage_maintenance_updates_mid', ['maintenance_id'], unique=False)
+
+    op.create_table('statuspage_subscriber_components',
+    sa.Column('subscriber_id', sa.Integer(), nullable=False),
+    sa.Column('component_key', sa.String(length=100), nullable=False),
+    sa.ForeignKeyConstraint(['subscriber_id'], ['statuspage_subscribers.id'], name='fk_statuspage_subscriber_components_subscriber', ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('subscriber_id', 'component_key', name=op.f('pk_statuspage_subscriber_components'))
+    )
+    with op.batch_alter_table('statuspage_subscriber_components', schema=None) as batch_op:
+        batch_op.create_index('ix_statuspage_subscriber_components_key', ['component_key', 'subscriber_id'], unique=False)
+
     op.create_table('web_sessions',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
@@ -256,6 +338,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_web_sessions_user_id'))
 
     op.drop_table('web_sessions')
+    with op.batch_alter_table('statuspage_subscriber_components', schema=None) as batch_op:
+        batch_op.drop_index('ix_statuspage_subscriber_components_key')
+
+    op.drop_table('statuspage_subscriber_components')
+    with op.batch_alter_table('statuspage_maintenance_updates', schema=None) as batch_op:
+        batch_op.drop_index('ix_statuspage_maintenance_updates_mid')
+
+    op.drop_table('statuspage_maintenance_updates')
     with op.batch_alter_table('incident_updates', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_incident_updates_incident_id'))
 
@@ -286,6 +376,18 @@ def downgrade() -> None:
 
     op.drop_table('api_tokens')
     op.drop_table('users')
+    with op.batch_alter_table('statuspage_subscribers', schema=None) as batch_op:
+        batch_op.drop_index('ix_statuspage_subscribers_status_id')
+
+    op.drop_table('statuspage_subscribers')
+    with op.batch_alter_table('statuspage_maintenances', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_statuspage_maintenances_status'))
+
+    op.drop_table('statuspage_maintenances')
+    with op.batch_alter_table('statuspage_artifacts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_statuspage_artifacts_rendered_at'))
+
+    op.drop_table('statuspage_artifacts')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_due')
 
