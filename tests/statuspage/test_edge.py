@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from firstword.context import Context
 from firstword.core.clock import FrozenClock
-from firstword.statuspage import edge, public, snapshot
+from firstword.statuspage import edge, export, public, snapshot
 from firstword.statuspage.public import accepts_gzip
 from firstword.web.app import create_app
 from tests.conftest import free_port
@@ -197,6 +197,29 @@ def test_head_sends_headers_only(app: FastAPI, client: TestClient, busy: None, s
     assert headers["content-encoding"] == "gzip"
     assert headers["content-length"] == full.headers["content-length"]
     assert spy == []
+
+
+def test_the_export_carries_the_same_gzip_copies(
+    app: FastAPI, client: TestClient, busy: None, session: Session
+):
+    assert client.get("/").status_code == 200  # renders the snapshot, loads the copy
+    files = export.site_files(snapshot.list_artifacts(session))
+    prepared = public.cache_in(app.state).prepared
+    compressed = sorted(path.removesuffix(".gz") for path in files if path.endswith(".gz"))
+    assert "index.en.html" in compressed and "index.html" in compressed
+    assert "api/v2/summary.json" in compressed and "api/v2/status.json" not in compressed
+    for path in compressed:
+        content, at = files[path]
+        assert files[f"{path}.gz"] == (gzip.compress(content, 9, mtime=0), at)
+        if path in prepared:  # the app sends the very same bytes
+            assert prepared[path].gzip_body == files[f"{path}.gz"][0]
+    nginx = files["nginx.conf"][0].decode()
+    assert "gzip_static on;" in nginx and "gzip_vary on;" in nginx
+    # nginx drops server-level add_header in a location with its own: each repeats them.
+    locations = nginx.split("location ")[1:]
+    with_headers = [block for block in locations if "add_header Cache-Control" in block]
+    assert len(with_headers) == 3
+    assert all("add_header X-Content-Type-Options nosniff always;" in b for b in with_headers)
 
 
 @pytest.mark.parametrize(
