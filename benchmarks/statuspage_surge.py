@@ -389,8 +389,10 @@ def main() -> None:
         check(base["baseline"], "/index.html", page, "baseline", headers=())
         check(base["baseline"], "/summary.json", summary, "baseline", headers=())
         shared = ("cache-control", "x-content-type-options")
+        german = (site / "index.de.html").read_bytes()
         for name in ["export", *servers]:
             check(base[name], "/", page, name, headers=(*shared, "content-language"))
+            check(base[name], "/?lang=de", german, name, headers=(*shared, "content-language"))
             check(base[name], "/api/v2/summary.json", summary, name, headers=shared)
         print("every server answers with the same bytes (plain and gzip)", flush=True)
 

@@ -200,8 +200,11 @@ def status_of(
     last_public_update_at: datetime | None,
     now: datetime,
     policy: CadencePolicy,
+    promised_at: datetime | None = None,
 ) -> CadenceStatus:
-    """Where an incident stands against its cadence at `now` (pure: no database)."""
+    """Where an incident stands against its cadence at `now` (pure: no database).
+    `promised_at`: an explicit promise made with the last update, which replaces the
+    interval until the next update."""
     severity, state = Severity(severity), IncidentState(state)
     rule = policy.severities[severity]
     is_open = state in OPEN_STATES
@@ -211,6 +214,8 @@ def status_of(
         due = (
             as_utc(detected_at) + policy.first_within(severity)
             if last_public_update_at is None
+            else as_utc(promised_at)
+            if promised_at is not None
             else as_utc(last_public_update_at) + policy.every(severity)
         )
     overdue = due is not None and now > due
@@ -241,6 +246,7 @@ def status_of_row(incident: Incident, now: datetime, policy: CadencePolicy) -> C
         last_public_update_at=incident.last_public_update_at,
         now=now,
         policy=policy,
+        promised_at=incident.next_update_promised_at,
     )
 
 

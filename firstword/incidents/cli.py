@@ -185,6 +185,12 @@ def update(
     component: list[str] = typer.Option(
         [], "--component", help="Set key=status as well (repeatable)."
     ),
+    next_in: int | None = typer.Option(
+        None,
+        "--next-in",
+        help="Promise the next update in this many minutes (5-1440) instead of the "
+        "severity's cadence, e.g. overnight.",
+    ),
 ) -> None:
     """Post a public update (optionally moving the state and component statuses)."""
     data = _build(
@@ -192,6 +198,7 @@ def update(
         body=message,
         state=_choice(IncidentState, state, "--state") if state else None,
         components=_components(component),
+        next_update_in_minutes=next_in,
     )
     ctx = get_context()
     with transaction() as session:

@@ -68,6 +68,7 @@ def cadence(incident: IncidentRead, now: datetime, policy: CadencePolicy) -> dic
         last_public_update_at=last,
         now=now,
         policy=policy,
+        promised_at=incident.next_update_promised_at,
     )
     since_update = clock.time_since_last_public_update_seconds
     return {

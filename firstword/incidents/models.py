@@ -50,6 +50,9 @@ class Incident(Base):
     resolved_at: Mapped[datetime | None]
     postmortem_at: Mapped[datetime | None]
     last_public_update_at: Mapped[datetime | None]
+    # An explicit public promise made with the last update ("next update by 08:00"), which
+    # replaces the severity's cadence until the next update; None: the cadence applies.
+    next_update_promised_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(default=1)  # optimistic concurrency for edits
 
     components: Mapped[list[IncidentComponent]] = relationship(

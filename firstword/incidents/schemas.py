@@ -95,6 +95,9 @@ class UpdatePost(_In):
     body: RequiredText
     state: IncidentState | None = None
     components: dict[ComponentKey, ComponentStatus] = Field(default_factory=dict)
+    # Promise the next update in this many minutes instead of the severity's cadence (say,
+    # overnight); the promise is shown on the page and holds until the next update.
+    next_update_in_minutes: int | None = Field(default=None, ge=5, le=1440)
 
 
 class NoteAdd(_In):
@@ -209,6 +212,8 @@ class IncidentSummary(_Out):
     created_at: datetime
     updated_at: datetime
     detected_at: datetime
+    last_public_update_at: datetime | None = None
+    next_update_promised_at: datetime | None = None
     resolved_at: datetime | None
 
 

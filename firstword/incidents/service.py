@@ -14,7 +14,7 @@ clock), catalogue.py (components) and playbook.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import ColumnElement, func, select, text
@@ -412,8 +412,17 @@ def post_update(
             component_statuses=snapshot,
         )
     )
-    before: dict[str, object] = {"last_public_update_at": incident.last_public_update_at}
-    after: dict[str, object] = {"last_public_update_at": now}
+    before: dict[str, object] = {
+        "last_public_update_at": incident.last_public_update_at,
+        "next_update_promised_at": incident.next_update_promised_at,
+    }
+    promised = (
+        now + timedelta(minutes=data.next_update_in_minutes)
+        if data.next_update_in_minutes is not None
+        else None
+    )
+    incident.next_update_promised_at = promised
+    after: dict[str, object] = {"last_public_update_at": now, "next_update_promised_at": promised}
     if incident.acknowledged_at is None:
         before["acknowledged_at"] = None
         after["acknowledged_at"] = now
@@ -421,6 +430,8 @@ def post_update(
     incident.last_public_update_at = now
     after.update(body=data.body, state=incident.state, components=snapshot)
     first = "First public update" if "acknowledged_at" in after else "Public update"
+    if promised is not None:
+        first += f", next promised by {promised:%Y-%m-%d %H:%M} UTC"
     record_change(
         session,
         clock=clock,

@@ -43,6 +43,8 @@ PUBLIC_KINDS = frozenset(
         "public_update",
         "data_categories_changed",
         "clock_marked",
+        # A missed update changes the page too: "next update by" becomes "update overdue".
+        "update_overdue",
     }
 )
 INCIDENT_CHANGED = "incident.changed"

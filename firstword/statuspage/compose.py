@@ -22,7 +22,7 @@ from __future__ import annotations
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -280,9 +280,16 @@ def when_text(moment: datetime, lang: str, *, now: datetime) -> str:
 
 
 def next_update_after_publishing(
-    incident: IncidentRead, *, now: datetime, policy: incidents.CadencePolicy
+    incident: IncidentRead,
+    *,
+    now: datetime,
+    policy: incidents.CadencePolicy,
+    promise_minutes: int | None = None,
 ) -> datetime:
-    """When the next update is due if one is published at `now` (the severity's cadence)."""
+    """When the next update is due if one is published at `now`: the promise chosen with it,
+    else the severity's cadence."""
+    if promise_minutes is not None:
+        return now + timedelta(minutes=promise_minutes)
     return now + policy.every(incident.severity)
 
 

@@ -45,6 +45,8 @@ from firstword.web.templating import render
 STYLESHEET = Path(__file__).resolve().parent / "static" / "console-statuspage.css"
 PUBLISH_ROLES = (Role.INCIDENT_COMMANDER, Role.COMMUNICATIONS)
 FORM_ERROR = "_form"
+# What comms may promise instead of the cadence (minutes): the usual "next update at 08:00".
+PROMISE_CHOICES = (60, 120, 240, 480, 720, 1440)
 
 Staff = Annotated[Actor, Depends(require_role())]
 Publisher = Annotated[Actor, Depends(require_role(*PUBLISH_ROLES))]
@@ -230,6 +232,7 @@ def _compose_page(
     body: str | None = None,
     state: str | None = None,
     statuses: dict[str, str] | None = None,
+    promise: int | None = None,
     preview: bool = False,
     errors: dict[str, str] | None = None,
     published: bool = False,
@@ -267,7 +270,11 @@ def _compose_page(
         "errors": errors or {},
         "published": published,
         "cadence": incidents.cadence_status(session, clock=clock, ref=ref, policy=policy),
-        "next_due": compose.next_update_after_publishing(incident, now=clock.now(), policy=policy),
+        "next_due": compose.next_update_after_publishing(
+            incident, now=clock.now(), policy=policy, promise_minutes=promise
+        ),
+        "promise": promise,
+        "promise_choices": PROMISE_CHOICES,
         "now": clock.now(),
         "stores": _stores(context),
         "preview": None,
@@ -357,9 +364,16 @@ def compose_post(
         and value != _text(form, "was." + name.removeprefix("component."))
     }
     errors: dict[str, str] = {}
+    promise_text = _text(form, "next_update_in_minutes")
+    promise = int(promise_text) if promise_text.isdigit() else None
     try:
         data = UpdatePost.model_validate(
-            {"body": body, "state": state or None, "components": statuses}
+            {
+                "body": body,
+                "state": state or None,
+                "components": statuses,
+                "next_update_in_minutes": promise_text or None,
+            }
         )
     except ValidationError as exc:
         for err in exc.errors():
@@ -395,6 +409,7 @@ def compose_post(
         body=body,
         state=state,
         statuses=statuses,
+        promise=promise,
         preview=action == "preview",
         errors=errors,
         status_code=422 if errors else 200,

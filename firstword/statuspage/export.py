@@ -6,6 +6,9 @@ as it is, with no Python and no database behind it.
 
 Layout (the same paths the app serves):
     index.html                English page (also index.en.html); index.de.html, ... per language
+    stores/index.html         every store with its status (stores.en.html, stores.de.html, ...):
+                              the app's /stores searches; a static copy lists them all
+    subscribe/index.html      where to subscribe (the app) and the feeds (subscribe.en.html, ...)
     status.css                the page's stylesheet
     api/v2/*.json             Statuspage-compatible JSON (summary.json, status.json, ...)
     history.atom, history.rss feeds
@@ -81,7 +84,15 @@ def site_files(artifacts: list[Artifact]) -> dict[str, tuple[bytes, datetime]]:
     if default is None and languages:
         default = languages[0]
     if default is not None:
-        files["index.html"] = files[snapshot.page_path(default)]
+        # Default-language copies where any static server looks for `/`, `/stores` and
+        # `/subscribe` (a directory's index.html); nginx.conf negotiates the language instead.
+        for path, copy in (
+            (snapshot.page_path(default), "index.html"),
+            (snapshot.stores_path(default), "stores/index.html"),
+            (snapshot.subscribe_path(default), "subscribe/index.html"),
+        ):
+            if path in files:
+                files[copy] = files[path]
     for path, (content, at) in list(files.items()):
         compressed = precompressed(content)
         if compressed is not None:
@@ -96,6 +107,8 @@ def site_files(artifacts: list[Artifact]) -> dict[str, tuple[bytes, datetime]]:
 def headers_file(languages: list[str]) -> str:
     """Netlify / Cloudflare Pages `_headers`: the cache and CORS headers the app sends."""
     pages = ["/", "/index.html", *(f"/index.{lang}.html" for lang in languages)]
+    pages += ["/stores/*", "/subscribe/*"]
+    pages += [f"/{kind}.{lang}.html" for kind in ("stores", "subscribe") for lang in languages]
     lines = ["# firstword status page: response headers for static hosts that read _headers", ""]
     lines += ["/*", "  X-Content-Type-Options: nosniff", "  Referrer-Policy: same-origin", ""]
     for page in pages:
@@ -122,16 +135,16 @@ def nginx_snippet(languages: list[str]) -> str:
     common = NGINX_COMMON_HEADERS
     return f"""\
 # firstword status page: serving a static export with nginx.
-# Put the two `map` blocks in the http {{}} context and the rest in the server {{}} of the
+# Put the `map` block in the http {{}} context and the rest in the server {{}} of the
 # status host; set `root` to the export directory.
 
-map $arg_lang $firstword_lang_arg {{
-    default "";
-    "~*^(?<l>{alternatives})" $l;
-}}
-map $http_accept_language $firstword_lang_header {{
+# The page's language: ?lang= when it names one (de, de-AT, de_AT), else the first language of
+# Accept-Language, else {DEFAULT_LANGUAGE}. One map, no `if`: inside `if` nginx drops try_files and
+# add_header.
+map "$arg_lang|$http_accept_language" $firstword_lang {{
     default "{DEFAULT_LANGUAGE}";
-    "~*^(?<l>{alternatives})" $l;
+    "~^(?<l>{alternatives})([-_][^|]*)?\\|" $l;
+    "~^[^|]*\\|\\s*(?<l>{alternatives})([-_;,\\s]|$)" $l;
 }}
 
 # server {{
@@ -140,14 +153,23 @@ map $http_accept_language $firstword_lang_header {{
     gzip_vary on;
 
     location = / {{
-        set $firstword_lang $firstword_lang_header;
-        if ($firstword_lang_arg != "") {{ set $firstword_lang $firstword_lang_arg; }}
         add_header Cache-Control "{SHORT_CACHE}";
         add_header Vary Accept-Language;
         add_header Content-Language $firstword_lang;
         add_header X-Frame-Options DENY;
 {common}
         try_files /index.$firstword_lang.html /index.html =404;
+    }}
+    # The app searches stores and takes subscriptions; the export lists every store and
+    # says where to subscribe, in the reader's language.
+    location ~ ^/(?<firstword_page>stores|subscribe)/?$ {{
+        add_header Cache-Control "{SHORT_CACHE}";
+        add_header Vary Accept-Language;
+        add_header Content-Language $firstword_lang;
+        add_header X-Frame-Options DENY;
+{common}
+        default_type text/html;
+        try_files /$firstword_page.$firstword_lang.html /$firstword_page/index.html =404;
     }}
     location ~ ^/(api/v2/.*\\.json|history\\.(atom|rss)|banner\\.json)$ {{
         add_header Cache-Control "{SHORT_CACHE}";

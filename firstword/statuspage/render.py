@@ -25,7 +25,7 @@ from firstword.core.settings import Settings
 from firstword.incidents.vocabulary import STATUS_RANK
 from firstword.statuspage import i18n
 from firstword.statuspage.i18n import N_, PAGE_LANGUAGES
-from firstword.statuspage.stores import StoreStatus
+from firstword.statuspage.stores import Store, StoreStatus, store_status
 from firstword.statuspage.view import IncidentView, Indicator, StatusView
 
 __all__ = [
@@ -326,6 +326,40 @@ def render_store_page(
         query=query,
         results=list(results),
         error=error,
+    )
+
+
+def render_store_directory(
+    view: StatusView, *, lang: str, settings: Settings, stores: Sequence[Store]
+) -> str:
+    """Every store with its status, affected first: the static export's /stores, where no
+    search can run (the app's /stores searches instead)."""
+    results = sorted(
+        (store_status(store, view) for store in stores),
+        key=lambda r: (-STATUS_RANK[r.status], r.store.country, r.store.town, r.store.name),
+    )
+    return render_template(
+        "statuspage/stores.html",
+        lang=lang,
+        settings=settings,
+        countries=dict(i18n.locale_of(lang).territories),
+        lang_links={code: f"{STORES_PATH}?lang={code}" for code in PAGE_LANGUAGES},
+        query="",
+        results=results,
+        error="",
+        directory=True,
+    )
+
+
+def render_subscribe_elsewhere(*, lang: str, settings: Settings) -> str:
+    """The static export's /subscribe: subscribing needs the app, so this page points to it
+    (at the configured public address) and to the feeds, which work from the export."""
+    base = settings.public_base_url.rstrip("/")
+    return render_template(
+        "statuspage/subscribe_elsewhere.html",
+        lang=lang,
+        settings=settings,
+        subscribe_url=f"{base}/subscribe?{urlencode({'lang': lang})}",
     )
 
 

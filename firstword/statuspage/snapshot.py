@@ -28,11 +28,13 @@ from sqlalchemy.orm import Session
 
 from firstword.core.clock import Clock
 from firstword.core.db import is_postgresql
+from firstword.core.errors import InvalidInput
 from firstword.core.ids import sha256_hex
 from firstword.core.settings import Settings
 from firstword.statuspage import feeds, statuspage_v2
 from firstword.statuspage.models import StatusArtifact
 from firstword.statuspage.statuspage_v2 import ts
+from firstword.statuspage.stores import cached_stores
 from firstword.statuspage.view import (
     INDICATOR_RANK,
     Indicator,
@@ -65,6 +67,16 @@ TEXT_TYPE = "text/plain; charset=utf-8"
 
 def page_path(lang: str) -> str:
     return f"index.{lang}.html"
+
+
+# For the static export only (the app answers /stores and /subscribe itself): every store
+# with its status, and where to subscribe, per language.
+def stores_path(lang: str) -> str:
+    return f"stores.{lang}.html"
+
+
+def subscribe_path(lang: str) -> str:
+    return f"subscribe.{lang}.html"
 
 
 @dataclass(frozen=True)
@@ -186,6 +198,11 @@ def render_files(
     for lang in languages:
         page: str = module.render_page(view, lang=lang, settings=settings)
         files[page_path(lang)] = (page.encode(), HTML_TYPE)
+        subscribe: str = module.render_subscribe_elsewhere(lang=lang, settings=settings)
+        files[subscribe_path(lang)] = (subscribe.encode(), HTML_TYPE)
+    _render_store_directories(
+        module, languages, view, settings=settings, files=files, report=report
+    )
     banner_js: str = module.render_banner_js(settings)
     files[BANNER_JS] = (banner_js.encode(), JS_TYPE)
     render_css: Callable[[Settings], str] | None = getattr(module, "render_css", None)
@@ -194,6 +211,30 @@ def render_files(
     else:
         report.skipped.append(CSS_FILE)
     return files
+
+
+def _render_store_directories(
+    module: Any,
+    languages: list[str],
+    view: StatusView,
+    *,
+    settings: Settings,
+    files: dict[str, tuple[bytes, str]],
+    report: RebuildReport,
+) -> None:
+    """The export's store list per language. A broken stores file must not hold back the
+    status page itself: it is reported and the list left out (the last good one is kept)."""
+    try:
+        stores = cached_stores(settings.data_dir)
+    except InvalidInput as exc:
+        log.error("stores file unreadable; the exported store list is not updated: %s", exc)
+        report.skipped += [stores_path(lang) for lang in languages]
+        return
+    for lang in languages:
+        directory: str = module.render_store_directory(
+            view, lang=lang, settings=settings, stores=stores
+        )
+        files[stores_path(lang)] = (directory.encode(), HTML_TYPE)
 
 
 def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -170,6 +170,7 @@ class IncidentView(BaseModel):
     components: list[AffectedComponentView]
     updates: list[UpdateView]  # newest first
     next_update_due: datetime | None = None  # the promised cadence (None once resolved)
+    update_overdue: bool = False  # that promise is broken: the page says so, not a past time
 
 
 class MaintenanceUpdateView(BaseModel):
@@ -576,12 +577,15 @@ def build_view(session: Session, *, clock: Clock, settings: Settings) -> StatusV
     ]
     # The promised cadence (incidents/cadence.py): when the next public update is due.
     cadence = incidents.load_cadence_policy(settings.data_dir)
+    promises = {
+        i.ref: incidents.cadence_status(session, clock=clock, ref=i.ref, policy=cadence)
+        for i in unresolved
+    }
     active = [
         view_of(i).model_copy(
             update={
-                "next_update_due": incidents.cadence_status(
-                    session, clock=clock, ref=i.ref, policy=cadence
-                ).next_update_due
+                "next_update_due": promises[i.ref].next_update_due,
+                "update_overdue": promises[i.ref].overdue,
             }
         )
         for i in unresolved

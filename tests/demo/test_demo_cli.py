@@ -171,11 +171,24 @@ def test_the_database_holds_the_two_incidents_as_scripted(played: tuple[Path, An
     assert any(outage.ref in n.body for n in breach.notes)
 
 
-def test_every_promised_next_update_arrives_on_time(played: tuple[Path, Any]) -> None:
+def test_every_promise_is_kept_or_recorded_as_missed(played: tuple[Path, Any]) -> None:
+    """Each update's "Next update by HH:MM" is the promise the page shows (the cadence uses
+    it), and the next update comes by then, except the one the scheduler recorded as a miss
+    (T+2:30 promised the SEV1 half hour; the next update came at T+4:00)."""
     data_dir, _ = played
-    outage = _incidents(_settings(data_dir))["outage"]
+    settings = _settings(data_dir)
+    outage = _incidents(settings)["outage"]
+    context = build_context(settings, channels={})
+    try:
+        with context.sessionmaker() as session:
+            misses = incidents.cadence_misses(session, ref=outage.ref)
+    finally:
+        context.close()
+    assert [(m.due_at - outage.detected_at, m.first_update) for m in misses] == [
+        (timedelta(hours=3), False)
+    ]
     updates = sorted(outage.updates, key=lambda u: u.posted_at)
-    promises = 0
+    promises = broken = 0
     for current, following in zip(updates, updates[1:], strict=False):
         match = re.search(r"Next update by (\d\d):(\d\d) UTC", current.body)
         if match is None:
@@ -185,9 +198,11 @@ def test_every_promised_next_update_arrives_on_time(played: tuple[Path, Any]) ->
         )
         if promised <= current.posted_at:
             promised += timedelta(days=1)
-        assert following.posted_at <= promised, (current.body, following.posted_at)
         promises += 1
-    assert promises >= 12
+        if following.posted_at > promised:
+            broken += 1
+            assert promised in {m.due_at for m in misses}, (current.body, following.posted_at)
+    assert promises >= 12 and broken == 1
     assert "Next update" not in updates[-1].body  # the resolution promises nothing more
 
 
@@ -219,7 +234,8 @@ def test_a_second_run_is_refused_and_reset_replaces_only_what_the_demo_made(tmp_
 
     again = invoke(data_dir, "demo", "--customers", "300", "--no-serve")
     assert again.exit_code == 1
-    assert "already holds a demo" in again.output and "--reset" in again.output
+    said = " ".join(again.output.split())  # Rich wraps long paths at the terminal's width
+    assert "already holds a demo" in said and "--reset" in said
 
     reset = invoke(data_dir, "demo", "--customers", "300", "--no-serve", "--reset")
     assert reset.exit_code == 0, reset.output

@@ -188,6 +188,44 @@ def test_nothing_is_due_once_resolved(session: Session, clock: FrozenClock) -> N
     assert incidents.check_overdue_updates(session, clock=clock) == []
 
 
+def test_an_explicit_promise_replaces_the_cadence_until_the_next_update(
+    session: Session, clock: FrozenClock
+) -> None:
+    """ "Next update by 08:00" overnight: the promise is the due time (shown, checked), and
+    the next update without a promise goes back to the severity's interval."""
+    ref = make_incident(session, clock, severity="SEV1").ref
+    incidents.post_update(
+        session,
+        clock=clock,
+        actor=ACTOR,
+        ref=ref,
+        data=UpdatePost(body="Paused overnight.", next_update_in_minutes=8 * 60),
+    )
+    promised = clock.now() + timedelta(hours=8)
+    status = incidents.cadence_status(session, clock=clock, ref=ref)
+    assert status.next_update_due == promised
+    assert incidents.get_incident(session, clock=clock, ref=ref).next_update_promised_at == promised
+    clock.advance(timedelta(hours=7, minutes=59))
+    assert incidents.check_overdue_updates(session, clock=clock) == []  # 30 min cadence ignored
+    clock.advance(timedelta(minutes=2))
+    missed = incidents.check_overdue_updates(session, clock=clock)
+    assert [(m.ref, m.due_at, m.newly_recorded) for m in missed] == [(ref, promised, True)]
+
+    incidents.post_update(session, clock=clock, actor=ACTOR, ref=ref, data=UpdatePost(body="Up."))
+    status = incidents.cadence_status(session, clock=clock, ref=ref)
+    assert status.next_update_due == clock.now() + timedelta(minutes=30)
+    timeline = incidents.timeline(session, ref=ref)
+    promise_entry = next(e for e in timeline if "next promised by" in e.summary)
+    assert promise_entry.after is not None
+    assert promise_entry.after["next_update_promised_at"] == promised.isoformat()
+
+
+@pytest.mark.parametrize("minutes", [0, 4, 1441])
+def test_a_promise_must_be_between_5_minutes_and_a_day(minutes: int) -> None:
+    with pytest.raises(ValueError, match="next_update_in_minutes"):
+        UpdatePost(body="x", next_update_in_minutes=minutes)
+
+
 def test_a_user_policy_is_used_when_given(
     session: Session, clock: FrozenClock, tmp_path: Path
 ) -> None:

@@ -83,7 +83,11 @@ def test_post_update_acknowledges_once_and_tracks_last_update(
         "public_update",
     ]
     assert [e.public for e in entries[-4:]] == [True, False, False, True]
-    assert entries[-4].before == {"last_public_update_at": None, "acknowledged_at": None}
+    assert entries[-4].before == {
+        "last_public_update_at": None,
+        "next_update_promised_at": None,
+        "acknowledged_at": None,
+    }
     assert second.version == inc.version + 4
 
 

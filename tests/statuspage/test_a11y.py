@@ -18,6 +18,7 @@ from firstword.core.auth.roles import system_actor
 from firstword.core.db import transaction
 from firstword.incidents import service as incidents
 from firstword.incidents.schemas import UpdatePost
+from firstword.statuspage import export
 from firstword.statuspage import service as statuspage
 from firstword.statuspage.maintenance import MaintenanceSchedule, MaintenanceStep
 from tests.factories import ensure_catalogue
@@ -28,6 +29,7 @@ from tests.statuspage.subscription_support import (
     subscribe,
     unsubscribe_token,
 )
+from tests.statuspage.test_export import static_server
 
 VENDOR = Path(__file__).resolve().parent / "vendor"
 AXE = VENDOR / "axe.min.js"
@@ -148,6 +150,25 @@ def test_calm_page_is_accessible(committing_context, live_server, axe_page, lang
     axe_page.goto(f"{live_server}/?lang={lang}")
     assert axe_page.locator(".tone-none").is_visible()
     assert_accessible(axe_page)
+
+
+@pytest.mark.browser
+@sqlite_only
+@pytest.mark.parametrize("lang", ["en", "de"])
+def test_exported_store_list_and_subscribe_pointer_are_accessible(
+    committing_context, axe_page, tmp_path, lang
+):
+    """The static export's own pages (every store; where to subscribe), served with no app."""
+    busy(committing_context)
+    with transaction(committing_context.sessionmaker) as session:
+        export.export_site(session, tmp_path / "site")
+    with static_server(tmp_path / "site") as base:
+        axe_page.goto(f"{base}/stores.{lang}.html")
+        assert axe_page.locator(".results > li").count() > 20
+        assert_accessible(axe_page)
+        axe_page.goto(f"{base}/subscribe.{lang}.html")
+        assert axe_page.locator("html").get_attribute("lang") == lang
+        assert_accessible(axe_page)
 
 
 @pytest.mark.browser

@@ -188,6 +188,29 @@ def test_publish_posts_the_update(
     assert "Next public update due by 09:35 UTC (in 30 min)" in done
 
 
+def test_publish_with_an_explicit_promise(
+    sign_in: Callable[..., Console], session: Session, clock: FrozenClock
+) -> None:
+    console = sign_in("communications")
+    ref = _incident(session, clock).ref
+    page = _ok(console.get(f"/console/statuspage/compose/{ref}"))
+    assert 'name="next_update_in_minutes"' in page and "By the cadence: 30 min" in page
+    bad = console.post(
+        f"/console/statuspage/compose/{ref}",
+        {"action": "publish", "body": "Overnight.", "next_update_in_minutes": "99999"},
+    )
+    assert bad.status_code == 422 and _updates(session, clock, ref) == []
+    response = console.post(
+        f"/console/statuspage/compose/{ref}",
+        {"action": "publish", "body": "Paused overnight.", "next_update_in_minutes": "480"},
+    )
+    assert response.status_code == 303
+    incident = incidents.get_incident(session, clock=clock, ref=ref)
+    assert incident.next_update_promised_at == clock.now() + timedelta(hours=8)
+    done = _ok(console.get(response.headers["location"]))
+    assert "Next public update due by 17:00 UTC (in 8 h" in done
+
+
 def console_user_email(session: Session, incident: IncidentRead) -> str:
     communications = [u for u in auth.list_users(session) if "communications" in u.roles]
     assert incident.updates[0].posted_by in {u.email for u in communications}

@@ -215,10 +215,11 @@ def test_the_export_carries_the_same_gzip_copies(
             assert prepared[path].gzip_body == files[f"{path}.gz"][0]
     nginx = files["nginx.conf"][0].decode()
     assert "gzip_static on;" in nginx and "gzip_vary on;" in nginx
+    assert "if (" not in nginx  # inside `if`, nginx drops try_files and add_header
     # nginx drops server-level add_header in a location with its own: each repeats them.
     locations = nginx.split("location ")[1:]
     with_headers = [block for block in locations if "add_header Cache-Control" in block]
-    assert len(with_headers) == 3
+    assert len(with_headers) == 4  # the page, /stores and /subscribe, JSON and feeds, assets
     assert all("add_header X-Content-Type-Options nosniff always;" in b for b in with_headers)
 
 

@@ -81,7 +81,9 @@ def test_export_writes_the_whole_site(session: Session, clock: FrozenClock, sett
     assert "try_files /index.$firstword_lang.html /index.html =404;" in nginx
     assert "(?<l>de|en)" in nginx
     assert report.languages == ("de", "en")
-    assert report.files == len(stored) + 4  # + index.html, _headers, nginx.conf, marker
+    # + index.html, stores/index.html, subscribe/index.html, _headers, nginx.conf, marker
+    assert report.files == len(stored) + 6
+    assert (site / "stores/index.html").read_bytes() == stored["stores.en.html"].content
     summary = json.loads((site / "api/v2/summary.json").read_text())
     assert summary["incidents"][0]["id"] == incident.ref
     # Nothing is left beside the site.
@@ -108,6 +110,17 @@ def test_export_serves_from_a_plain_static_server(
         assert json.loads(body)["status"]["indicator"] == "critical"
         assert fetch(f"{base}/index.de.html")[0] == 200
         assert fetch(f"{base}/status.css")[0] == 200
+        # The page's links work without the app: /stores lists every store, affected first;
+        # /subscribe says where subscribing happens (the app) and offers the feeds.
+        status, body, _ = fetch(f"{base}/stores/")
+        stores = body.decode()
+        assert status == 200 and "Leeds" in stores and "cannot search" in stores
+        assert stores.index("Leeds") < stores.index("Berlin")  # affected (GB) before DE
+        assert stores.count("Major outage") >= 1
+        status, body, _ = fetch(f"{base}/subscribe/")
+        subscribe = body.decode()
+        assert status == 200 and f"{settings.public_base_url}/subscribe?lang=en" in subscribe
+        assert 'href="/history.atom"' in subscribe
 
 
 def test_re_export_replaces_the_site_and_refuses_foreign_directories(

@@ -7,7 +7,10 @@ from datetime import timedelta
 from html import unescape
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from firstword.core.auth.roles import system_actor
+from firstword.core.outbox import OutboxMessage
 from firstword.incidents import service as incidents
 from firstword.incidents.schemas import IncidentEdit, UpdatePost
 from firstword.statuspage import render
@@ -195,6 +198,48 @@ def test_next_update_promise_and_waiting_for_first_update(session, clock, settin
         silent, lang="en", settings=settings
     )
     assert incident.ref in html
+
+
+def test_an_overdue_update_is_said_plainly_and_re_renders_the_page(session, clock, settings):
+    """Past its "next update by" time the page must not keep showing a promise in the past:
+    it says the update is overdue, and recording the miss queues a re-render."""
+    incident = payment_incident(session, clock)
+    due = view_of(session, clock, settings).incidents[0].next_update_due
+    assert due is not None
+    clock.advance(due - clock.now() - timedelta(minutes=1))
+    on_time = page_html(session, clock, settings)
+    assert f"Next update by {due:%H:%M} UTC" in on_time and "Update overdue" not in on_time
+
+    clock.advance(timedelta(minutes=2))
+    view = view_of(session, clock, settings)
+    assert view.incidents[0].update_overdue
+    late = render.render_page(view, lang="en", settings=settings)
+    assert "Next update by" not in late
+    overdue = parse(late).find_all("p", "next--overdue")
+    assert len(overdue) == 1
+    assert f"Update overdue: we promised one by {due:%H:%M} UTC" in overdue[0].all_text()
+    german = render.render_page(view, lang="de", settings=settings)
+    assert "Update überfällig" in german
+
+    events_before = _rerender_events(session, incident.ref)
+    incidents.check_overdue_updates(session, clock=clock)
+    assert _rerender_events(session, incident.ref) == events_before + 1
+
+    incidents.post_update(
+        session,
+        clock=clock,
+        actor=system_actor("test"),
+        ref=incident.ref,
+        data=UpdatePost(body="Still working on it.", state="identified"),
+    )
+    assert not view_of(session, clock, settings).incidents[0].update_overdue
+
+
+def _rerender_events(session, ref: str) -> int:
+    query = select(func.count()).where(
+        OutboxMessage.topic == "incident.changed", OutboxMessage.reference == ref
+    )
+    return int(session.scalar(query) or 0)
 
 
 def test_maintenance_and_past_incidents(session, clock, settings):

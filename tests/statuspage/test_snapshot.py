@@ -62,6 +62,10 @@ def test_first_rebuild_writes_every_file(session: Session, clock: FrozenClock, s
         "status.css",
         "index.en.html",
         "index.de.html",
+        "stores.en.html",
+        "stores.de.html",
+        "subscribe.en.html",
+        "subscribe.de.html",
         snapshot.BUILT_ON,
     }
     assert set(rows) == expected == set(report.written)

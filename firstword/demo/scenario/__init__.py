@@ -3,7 +3,10 @@
 T+0      checkout fails; web, app and click & collect orders stop (measured in orders.parquet)
 T+0:04   the incident commander opens the outage (SEV2) with the online-ordering playbook
 T+0:12   first public update: the transparency clock's time to acknowledge is 12 minutes
-...      public updates every ~30 minutes while it is fresh, then every few hours
+...      public updates every ~30 minutes while it is fresh, then every few hours; each
+         update promises the next one ("next update by"), and the page shows that promise.
+         The T+2:30 update promises the SEV1 half hour but the next comes at T+4:00: the
+         scheduler records that miss at T+3:05
 T+2:00   cause identified: a ransomware-like intrusion; click & collect shut down as a
          precaution; severity raised to SEV1 (the kind stays "outage")
 T+6:00   security finds customer data was exfiltrated: a second incident, "Customer data
@@ -11,8 +14,8 @@ T+6:00   security finds customer data was exfiltrated: a second incident, "Custo
 T+8:00   the breach is acknowledged publicly
 T+20:00  affected customers notified (transparency clock)
 T+30:00  contained
-T+2d     website ordering back; T+2d 12h app back (monitoring); T+3d outage resolved
-         The breach stays open, in monitoring.
+T+2d     website ordering back; T+2d 6h daily breach update; T+2d 12h app back
+         (monitoring); T+3d outage resolved. The breach stays open, in monitoring.
 
 The steps live in outage.py (T+0 to T+4h), breach.py (T+6h to T+24h) and recovery.py
 (T+30h to T+3d); actions.py wraps the incidents service for them. Steps leave in

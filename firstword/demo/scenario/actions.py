@@ -23,7 +23,21 @@ def next_update(demo: DemoRun, wait: timedelta) -> str:
     return f"{demo.clock.now() + wait:%H:%M} UTC"
 
 
-def post(demo: DemoRun, ref: str, who: str, body: str, **changes: object) -> IncidentRead:
+def post(
+    demo: DemoRun,
+    ref: str,
+    who: str,
+    body: str,
+    *,
+    promise: timedelta | None = None,
+    **changes: object,
+) -> IncidentRead:
+    """Post a public update. With `promise`, the update promises the next one that much later
+    (instead of the severity's cadence) and `{next}` in `body` becomes that time, so the words
+    and the page's "Next update by" agree."""
+    if promise is not None:
+        body = body.format(next=next_update(demo, promise))
+        changes["next_update_in_minutes"] = int(promise.total_seconds() // 60)
     with demo.transaction() as session:
         return incidents.post_update(
             session,

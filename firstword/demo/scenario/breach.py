@@ -8,7 +8,6 @@ from firstword.demo.scenario.actions import (
     assign,
     complete,
     duration,
-    next_update,
     note,
     online_customers,
     post,
@@ -89,7 +88,9 @@ def breach_statement(demo: DemoRun) -> None:
         "e-mail addresses, phone numbers, postal addresses, dates of birth and "
         "order history. It does not include payment card details or passwords. We "
         "are contacting affected customers directly. Be alert to messages claiming "
-        "to be from us: we will never ask for your password or card details.",
+        "to be from us: we will never ask for your password or card details. We will "
+        "update this notice by {next}.",
+        promise=after(12),
     )
     complete(demo, ref, "communications", "status page statement")
     post(
@@ -98,7 +99,8 @@ def breach_statement(demo: DemoRun) -> None:
         "communications",
         f"Online ordering remains paused. We've published a separate notice ({ref}) about "
         "customer information taken during this incident. Next update by "
-        f"{next_update(demo, after(5))}.",
+        "{next}.",
+        promise=after(5),
     )
     demo.say(
         f"{ref} is acknowledged publicly (time to acknowledge "
@@ -144,7 +146,9 @@ def customers_notified(demo: DemoRun) -> None:
         ref,
         "communications",
         "We have now contacted every affected customer by e-mail, or by letter where we have "
-        "no e-mail address. Our dedicated helpline is open from 8am to 8pm.",
+        "no e-mail address. Our dedicated helpline is open from 8am to 8pm. We will update "
+        "this notice by {next}.",
+        promise=after(12),
     )
     demo.say(
         f"Affected customers notified: time to notify "

@@ -15,7 +15,6 @@ from firstword.demo.scenario.actions import (
     assign,
     complete,
     duration,
-    next_update,
     note,
     post,
     shorten,
@@ -109,7 +108,8 @@ def acknowledge(demo: DemoRun) -> None:
         "Some of you can't place orders on our website or app at the moment, and "
         "click & collect orders can't be placed either. Our stores are open as "
         "normal. We're working on it and will update here by "
-        f"{next_update(demo, after(minutes=30))}.",
+        "{next}.",
+        promise=after(minutes=30),
     )
     complete(demo, ref, "communications", "first public acknowledgement")
     demo.say(
@@ -132,7 +132,7 @@ def banner_and_briefing(demo: DemoRun) -> None:
 
 def _routine(ref_key: str, who: str, body: str, every: timedelta) -> Callable[[DemoRun], None]:
     def step(demo: DemoRun) -> None:
-        incident = post(demo, demo.shared[ref_key], who, body.format(next=next_update(demo, every)))
+        incident = post(demo, demo.shared[ref_key], who, body, promise=every)
         demo.say(
             f"Update {len(incident.updates)} on {incident.ref}: {shorten(incident.updates[0].body)}"
         )
@@ -160,9 +160,9 @@ _ROUTINE_UPDATES = [
         "No change yet: you still can't order on our website or app. Our stores are open. "
         "Next update by {next}.",
     ),
-    (
+    (  # promises the SEV1 half hour; the next update comes at T+4h: a recorded miss
         after(2, 30),
-        after(1, 30),
+        after(minutes=30),
         "Online ordering and click & collect remain paused while we work with specialist cyber "
         "security experts. Stores are open and accept card and contactless payments. "
         "Next update by {next}.",
@@ -264,7 +264,8 @@ def identified(demo: DemoRun) -> None:
         "systems offline, including online ordering and click & collect: please don't travel "
         "to collect an order, we'll tell you when it's ready. Our stores are open and accept "
         "card and contactless payments. Next update by "
-        f"{next_update(demo, after(minutes=30))}.",
+        "{next}.",
+        promise=after(minutes=30),
         state=IncidentState.IDENTIFIED,
         components={"click-and-collect": MAJOR},
     )

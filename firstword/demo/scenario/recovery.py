@@ -6,7 +6,7 @@ from rich import box
 from rich.table import Table
 
 from firstword.demo.scenario import LENGTH, OPERATIONAL, PARTIAL
-from firstword.demo.scenario.actions import after, complete, next_update, post
+from firstword.demo.scenario.actions import after, complete, post
 from firstword.demo.steps import DemoRun, demo_step, format_offset
 from firstword.incidents import service as incidents
 from firstword.incidents.schemas import ClockMark
@@ -31,15 +31,17 @@ def contained(demo: DemoRun) -> None:
         breach_ref,
         "communications",
         "We have closed the route the attacker used and are monitoring our systems closely. "
-        "We'll keep this notice up to date.",
+        "We'll keep this notice up to date: next update by {next}.",
         state=IncidentState.MONITORING,
+        promise=after(24),
     )
     post(
         demo,
         outage_ref,
         "communications",
         "The incident is contained. We're now restoring our systems safely, starting with "
-        f"the website. Next update by {next_update(demo, after(6))}.",
+        "the website. Next update by {next}.",
+        promise=after(6),
     )
     demo.say("Contained. Restoration begins; the breach moves to monitoring.", style="bold")
 
@@ -51,7 +53,8 @@ def restoring(demo: DemoRun) -> None:
         demo.shared["outage_ref"],
         "communications",
         "We're bringing our systems back one by one and checking each before it goes live. "
-        f"The website comes first. Next update by {next_update(demo, after(12))}.",
+        "The website comes first. Next update by {next}.",
+        promise=after(12),
     )
     demo.say(f"Update {len(incident.updates)} on {incident.ref}: restoration under way.")
 
@@ -64,7 +67,8 @@ def website_back(demo: DemoRun) -> None:
         ref,
         "communications",
         "You can order on our website again. The app and click & collect are still paused. "
-        f"Next update by {next_update(demo, after(12))}.",
+        "Next update by {next}.",
+        promise=after(12),
         components={"online-checkout": PARTIAL},
     )
     complete(demo, demo.shared["breach_ref"], "legal", "regulator notification")
@@ -79,7 +83,8 @@ def app_back(demo: DemoRun) -> None:
         demo.shared["outage_ref"],
         "communications",
         "Ordering in our app works again. Click & collect is returning store by store. "
-        f"Next update by {next_update(demo, after(12))}.",
+        "Next update by {next}.",
+        promise=after(12),
         state=IncidentState.MONITORING,
         components={
             "online-checkout": OPERATIONAL,
@@ -88,6 +93,20 @@ def app_back(demo: DemoRun) -> None:
         },
     )
     demo.say("App ordering is back; the outage moves to monitoring.")
+
+
+@demo_step("incidents.breach-monitoring", at=after(54), title="Breach: daily update")
+def breach_monitoring(demo: DemoRun) -> None:
+    incident = post(
+        demo,
+        demo.shared["breach_ref"],
+        "communications",
+        "We are still monitoring closely and have seen no misuse of the information taken. "
+        "Remember: we will never ask for your password or card details. Next update by "
+        "{next}.",
+        promise=after(24),
+    )
+    demo.say(f"Update {len(incident.updates)} on {incident.ref}: daily while it is monitored.")
 
 
 @demo_step("incidents.resolved", at=LENGTH, title="Outage resolved")

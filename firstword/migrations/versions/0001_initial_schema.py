@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 10:15:29.739676
+Create Date: 2026-11-24 14:08:14.469338
 """
 
 from collections.abc import Sequence
@@ -74,6 +74,7 @@ def upgrade() -> None:
     sa.Column('resolved_at', firstword.core.db.UtcDateTime(timezone=True), nullable=True),
     sa.Column('postmortem_at', firstword.core.db.UtcDateTime(timezone=True), nullable=True),
     sa.Column('last_public_update_at', firstword.core.db.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('next_update_promised_at', firstword.core.db.UtcDateTime(timezone=True), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_incidents')),
     sa.UniqueConstraint('ref', name=op.f('uq_incidents_ref'))
